@@ -1,0 +1,69 @@
+# DataVisor developer entry points. `make run` and `make test` are the two README commands;
+# both build .venv from uv.lock first, with a CPU-only torch.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+UV_VERSION  := 0.13.8
+VENV        := .venv
+TOOLS       := .tools
+BUILD       := build
+# uv on PATH wins; otherwise a pinned uv is bootstrapped into .tools (needs python3-venv).
+UV          ?= $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
+
+# torch: the version comes from pyproject.toml (the only place it is pinned); the build is always CPU.
+# Default source is the PyTorch CPU index; TORCH_WHEELS=DIR installs from a local wheel directory
+# instead (offline hosts). A directory holding the matching +cpu wheel is picked up automatically.
+TORCH_VERSION := $(shell sed -n 's/^ *"torch==\([0-9][0-9.]*\)".*/\1/p' pyproject.toml)
+TORCH_INDEX   ?= https://download.pytorch.org/whl/cpu
+TORCH_WHEELS  ?= $(if $(wildcard /opt/wheels/torch-$(TORCH_VERSION)+cpu-*.whl),/opt/wheels,)
+TORCH_SOURCE  := $(if $(TORCH_WHEELS),--no-index --find-links $(TORCH_WHEELS),--index-url $(TORCH_INDEX))
+# Packages that exist only for CUDA builds; they are in uv.lock (PyPI's torch wheel asks for them)
+# and must never be installed.
+CUDA_ONLY_RE  := ^(torch|triton|nvidia-|cuda-)
+
+.PHONY: help
+help: ## list targets
+	@grep -hE '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(TOOLS)/bin/uv:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(BUILD)/requirements.txt: uv.lock pyproject.toml | $(UV)
+	@mkdir -p $(BUILD)
+	$(UV) export --frozen --all-groups --no-emit-project --format requirements-txt --output-file $@.all >/dev/null
+	awk '/^[^ #]/ { skip = ($$0 ~ /$(CUDA_ONLY_RE)/) } !skip' $@.all > $@
+	@rm -f $@.all
+
+$(VENV)/.installed: $(BUILD)/requirements.txt | $(UV)
+	test -x $(VENV)/bin/python || $(UV) venv --python $(PYTHON) $(VENV)
+	$(UV) pip sync --python $(VENV)/bin/python $(BUILD)/requirements.txt
+	$(UV) pip install --python $(VENV)/bin/python --no-deps $(TORCH_SOURCE) "torch==$(TORCH_VERSION)+cpu"
+	$(UV) pip install --python $(VENV)/bin/python --no-deps -e .
+	$(VENV)/bin/python -c "import torch, sys; sys.exit('torch has CUDA: ' + str(torch.version.cuda)) if torch.version.cuda else print('torch', torch.__version__, 'CPU only')"
+	@if $(UV) pip list --python $(VENV)/bin/python 2>/dev/null | grep -Ei '^(nvidia-|cuda-|triton)'; then echo 'CUDA packages installed' >&2; exit 1; fi
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## build .venv from uv.lock with CPU-only torch
+
+.PHONY: run
+run: venv ## serve the API on the embedded default (./data/datavisor.duckdb, 127.0.0.1:8000)
+	$(VENV)/bin/datavisor serve
+
+.PHONY: test
+test: venv ## run the test suite (real uvicorn, real DuckDB)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: venv ## ruff
+	$(VENV)/bin/ruff check app plugins tests bench
+
+.PHONY: lock
+lock: | $(UV) ## re-resolve uv.lock after editing pyproject.toml
+	$(UV) lock
+
+.PHONY: clean
+clean: ## remove .venv, build output and caches (keeps ./data)
+	rm -rf $(VENV) $(TOOLS) $(BUILD) .pytest_cache .ruff_cache

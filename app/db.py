@@ -1,0 +1,158 @@
+"""DuckDB ownership: one connection per process, one cursor per unit of work, CHECKPOINT on close.
+
+DuckDB allows one writing process per file. Inside the process every request thread and background job
+takes its own cursor (a connection sharing the same database instance) through `Database.cursor()`;
+writes additionally go through `Database.write()`, which serialises writers so optimistic-concurrency
+conflicts never reach users. `close()` refuses new work, lets running work finish (bounded), interrupts
+what is still running, then CHECKPOINTs and closes: the WAL is folded into the file and removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from app.schema import MIGRATIONS, SCHEMA_VERSION
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseClosed(RuntimeError):
+    """The database is shutting down or not open; callers map this to 503."""
+
+
+class Database:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._state = threading.Condition()
+        self._active: set[duckdb.DuckDBPyConnection] = set()
+        self._closing = False
+        self._write_lock = threading.RLock()
+        self.schema_version = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        wal = self.wal_path
+        replaying = wal.exists()
+        started = time.perf_counter()
+        self._conn = duckdb.connect(str(self.path))
+        if replaying:
+            log.info("replayed write-ahead log %s in %.3f s", wal, time.perf_counter() - started)
+        self._migrate()
+
+    @property
+    def wal_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".wal")
+
+    @property
+    def is_open(self) -> bool:
+        return self._conn is not None and not self._closing
+
+    @property
+    def is_current(self) -> bool:
+        return self.is_open and self.schema_version == SCHEMA_VERSION
+
+    def _migrate(self) -> None:
+        assert self._conn is not None
+        conn = self._conn
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
+        )
+        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+        current = int(row[0]) if row else 0
+        if current > SCHEMA_VERSION:
+            raise RuntimeError(
+                f"database {self.path} has schema version {current}, newer than this release "
+                f"({SCHEMA_VERSION}); refusing to open it with older code"
+            )
+        for version, statements in MIGRATIONS:
+            if version <= current:
+                continue
+            conn.execute("BEGIN TRANSACTION")
+            try:
+                for statement in statements:
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_version VALUES (?, now())", [version])
+                conn.execute("COMMIT")
+            except Exception:
+                conn.execute("ROLLBACK")
+                raise
+            log.info("applied schema migration %d", version)
+            current = version
+        self.schema_version = current
+
+    def close(self, wait_seconds: float = 10.0) -> float | None:
+        """Stop accepting work, settle running work, CHECKPOINT and close. Returns checkpoint seconds."""
+        if self._conn is None:
+            return None
+        with self._state:
+            self._closing = True
+            deadline = time.monotonic() + wait_seconds
+            while self._active and time.monotonic() < deadline:
+                self._state.wait(timeout=max(0.0, deadline - time.monotonic()))
+            stragglers = list(self._active)
+        for cursor in stragglers:
+            log.warning("interrupting a query still running at shutdown")
+            try:
+                cursor.interrupt()
+            except duckdb.Error:
+                pass
+        with self._state:
+            deadline = time.monotonic() + 5.0
+            while self._active and time.monotonic() < deadline:
+                self._state.wait(timeout=max(0.0, deadline - time.monotonic()))
+        conn = self._conn
+        started = time.perf_counter()
+        try:
+            conn.execute("CHECKPOINT")
+        except duckdb.Error as error:
+            # A transaction is still open somewhere (a thread we could not stop): FORCE aborts it; its
+            # work was never acknowledged, everything committed is kept.
+            log.warning("CHECKPOINT failed (%s); running FORCE CHECKPOINT", error)
+            conn.execute("FORCE CHECKPOINT")
+        elapsed = time.perf_counter() - started
+        log.info("checkpoint completed in %.3f s", elapsed)
+        conn.close()
+        self._conn = None
+        return elapsed
+
+    # -- work ------------------------------------------------------------------------------------------
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._state:
+            if self._conn is None or self._closing:
+                raise DatabaseClosed("the database is not open (starting up or shutting down)")
+            cur = self._conn.cursor()
+            self._active.add(cur)
+        try:
+            yield cur
+        finally:
+            try:
+                cur.close()
+            finally:
+                with self._state:
+                    self._active.discard(cur)
+                    self._state.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor inside one transaction, serialised with every other writer; commits on success."""
+        with self._write_lock, self.cursor() as cur:
+            cur.execute("BEGIN TRANSACTION")
+            try:
+                yield cur
+            except BaseException:
+                try:
+                    cur.execute("ROLLBACK")
+                except duckdb.Error:  # already aborted (e.g. interrupted): nothing left to undo
+                    pass
+                raise
+            cur.execute("COMMIT")

@@ -1,0 +1,141 @@
+"""App factory and lifespan: open DuckDB ... CHECKPOINT, close.
+
+Served as `uvicorn app.main:app --workers 1 --timeout-graceful-shutdown N` (exactly one worker: DuckDB
+allows one writing process). On SIGTERM uvicorn stops accepting connections, drains open requests for
+at most N seconds, then runs the lifespan shutdown below: plugins, services, CHECKPOINT, close.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from app import __version__
+from app.config import ConfigError, Settings, get_settings
+from app.db import Database, DatabaseClosed
+from app.plugins import PluginRegistry
+from app.routers import ROUTERS
+from app.services.jobs import JobManager
+
+log = logging.getLogger("app")
+
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_HEADERS = ["Accept", "Authorization", "Content-Type", "Last-Event-ID", "X-Requested-With"]
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    logging.getLogger("app").setLevel(level.upper())
+    logging.getLogger("plugins").setLevel(level.upper())
+
+
+def _watch_for_stop_signal(stopping: threading.Event) -> None:
+    """Set `stopping` as soon as SIGTERM/SIGINT arrives, before uvicorn drains connections.
+
+    Long-lived responses (event streams) poll it and end, so the drain does not wait out the whole
+    graceful timeout. uvicorn's own handler still runs afterwards.
+    """
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        if not callable(previous):
+            continue
+
+        def handler(sig: int, frame: object, previous: object = previous) -> None:
+            stopping.set()
+            previous(sig, frame)  # type: ignore[operator]
+
+        try:
+            signal.signal(signum, handler)
+        except ValueError:  # not the main thread (e.g. an in-process test client)
+            return
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    app.state.stopping = threading.Event()
+    _watch_for_stop_signal(app.state.stopping)
+
+    db = Database(settings.db_path)
+    await run_in_threadpool(db.open)
+    app.state.db = db
+    jobs = JobManager(db)
+    await run_in_threadpool(jobs.start)
+    app.state.jobs = jobs
+    # Services holding resources, closed in reverse order at shutdown (later features append here).
+    app.state.services = [jobs]
+    plugins = PluginRegistry.discover(settings.plugin_dir, settings.plugins_enabled)
+    app.state.plugins = plugins
+    plugins.startup(settings)
+    log.info(
+        "DataVisor %s ready: database %s (schema %d), %d plugin(s), CORS %s",
+        __version__,
+        settings.db_path,
+        db.schema_version,
+        len(plugins.plugins),
+        "off (behind proxy)" if settings.behind_proxy else ", ".join(settings.cors_origins),
+    )
+    try:
+        yield
+    finally:
+        app.state.stopping.set()
+        started = time.perf_counter()
+        log.info("shutting down: plugins, services, checkpoint")
+        plugins.shutdown()
+        for service in reversed(app.state.services):
+            try:
+                await run_in_threadpool(service.shutdown)
+            except Exception:  # noqa: BLE001 - one failing service must not skip the checkpoint
+                log.exception("service %s failed to shut down", type(service).__name__)
+        await run_in_threadpool(db.close, settings.graceful_shutdown_timeout)
+        log.info("shutdown complete in %.3f s", time.perf_counter() - started)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+    app = FastAPI(title="DataVisor", version=__version__, lifespan=lifespan)
+    app.state.settings = settings
+    if not settings.behind_proxy:
+        # Same-origin behind a proxy needs no CORS at all; otherwise allow exactly the configured
+        # origins. Settings refuse '*', which browsers reject with credentials anyway.
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_HEADERS,
+        )
+
+    @app.exception_handler(DatabaseClosed)
+    async def _database_closed(request: Request, exc: DatabaseClosed) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _create_default_app() -> FastAPI:
+    try:
+        return create_app()
+    except ConfigError as error:
+        print(f"datavisor: {error}", file=sys.stderr)
+        raise
+
+
+app = _create_default_app()
