@@ -39,24 +39,34 @@ def configure_logging(level: str) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
-    logging.getLogger("app").setLevel(level.upper())
-    logging.getLogger("plugins").setLevel(level.upper())
+    root.setLevel(level.upper())
 
 
 def _watch_for_stop_signal(stopping: threading.Event) -> None:
     """Set `stopping` as soon as SIGTERM/SIGINT arrives, before uvicorn drains connections.
 
     Long-lived responses (event streams) poll it and end, so the drain does not wait out the whole
-    graceful timeout. uvicorn's own handler still runs afterwards.
+    graceful timeout. When uvicorn's Server owns the handler we ask it to exit the way its own handler
+    does, but without recording the signal: uvicorn would otherwise re-raise SIGTERM after the clean
+    shutdown and the process would end "killed by SIGTERM" instead of with status 0, which is what
+    systemd (ExecMainStatus) and `docker stop` should see after a checkpointed stop.
     """
+    import uvicorn
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(signum)
         if not callable(previous):
             continue
+        server = getattr(previous, "__self__", None)
 
-        def handler(sig: int, frame: object, previous: object = previous) -> None:
+        def handler(sig: int, frame: object, previous: object = previous, server: object = server) -> None:
             stopping.set()
-            previous(sig, frame)  # type: ignore[operator]
+            if isinstance(server, uvicorn.Server):
+                if server.should_exit and sig == signal.SIGINT:
+                    server.force_exit = True
+                server.should_exit = True
+            else:
+                previous(sig, frame)  # type: ignore[operator]
 
         try:
             signal.signal(signum, handler)
