@@ -7,6 +7,7 @@ List settings accept JSON (`["a","b"]`) or a comma-separated string (`a,b`).
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -15,6 +16,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "DATAVISOR_"
+_BYTE_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
 def _split_list(value: object) -> object:
@@ -68,6 +70,12 @@ class Settings(BaseSettings):
     embedding_model: Path | None = Field(
         None, description="TorchScript model file for embeddings; unset uses EfficientNet-Lite0."
     )
+    duckdb_memory_limit: str | None = Field(
+        None, description="DuckDB memory_limit (e.g. 4GB); unset keeps DuckDB's default (80% of RAM)."
+    )
+    duckdb_checkpoint_threshold: str | None = Field(
+        None, description="WAL size that triggers an automatic checkpoint (DuckDB default 16MiB)."
+    )
     log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
         "info", description="Log level of the app and uvicorn."
     )
@@ -76,6 +84,13 @@ class Settings(BaseSettings):
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
+
+    @field_validator("duckdb_memory_limit", "duckdb_checkpoint_threshold")
+    @classmethod
+    def _byte_size(cls, value: str | None) -> str | None:
+        if value is not None and not _BYTE_SIZE.fullmatch(value.strip()):
+            raise ValueError("expected a size such as 512MB, 4GB or 1GiB")
+        return value.strip() if value else None
 
     @field_validator("log_level", mode="before")
     @classmethod

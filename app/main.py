@@ -80,7 +80,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.stopping = threading.Event()
     _watch_for_stop_signal(app.state.stopping)
 
-    db = Database(settings.db_path)
+    db = Database(
+        settings.db_path,
+        {"memory_limit": settings.duckdb_memory_limit, "checkpoint_threshold": settings.duckdb_checkpoint_threshold},
+    )
     await run_in_threadpool(db.open)
     app.state.db = db
     jobs = JobManager(db)
@@ -111,7 +114,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await run_in_threadpool(service.shutdown)
             except Exception:  # noqa: BLE001 - one failing service must not skip the checkpoint
                 log.exception("service %s failed to shut down", type(service).__name__)
-        await run_in_threadpool(db.close, settings.graceful_shutdown_timeout)
+        await run_in_threadpool(db.close)
         log.info("shutdown complete in %.3f s", time.perf_counter() - started)
 
 

@@ -114,7 +114,7 @@ class JobManager:
         self._worker = threading.Thread(target=self._run, name="datavisor-jobs", daemon=True)
         self._worker.start()
 
-    def shutdown(self, timeout: float = 10.0) -> None:
+    def shutdown(self, timeout: float = 3.0) -> None:
         """Cancel what is queued or running and wait (bounded) for the worker to let go of the database."""
         with self._lock:
             pending = [job for job in self._jobs.values() if job.state not in FINAL_STATES]
