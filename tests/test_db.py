@@ -1,0 +1,97 @@
+"""Database ownership: migrations, refusal of newer schemas, and a CHECKPOINT that survives busy work."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from app.db import Database, DatabaseClosed
+from app.schema import SCHEMA_VERSION
+
+
+def wal_of(db: Database) -> Path:
+    return db.wal_path
+
+
+def test_migrations_apply_once_and_are_recorded(tmp_path: Path) -> None:
+    db = Database(tmp_path / "a.duckdb")
+    db.open()
+    assert db.schema_version == SCHEMA_VERSION and db.is_current
+    db.close()
+    again = Database(tmp_path / "a.duckdb")
+    again.open()
+    with again.cursor() as cur:
+        versions = [row[0] for row in cur.execute("SELECT version FROM schema_version ORDER BY version").fetchall()]
+    assert versions == list(range(1, SCHEMA_VERSION + 1))
+    again.close()
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.duckdb"
+    conn = duckdb.connect(str(path))
+    conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)")
+    conn.execute("INSERT INTO schema_version VALUES (?, now())", [SCHEMA_VERSION + 1])
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this release"):
+        Database(path).open()
+
+
+def test_close_checkpoints_while_a_writer_is_mid_transaction(tmp_path: Path) -> None:
+    db = Database(tmp_path / "busy.duckdb")
+    db.open()
+    with db.write() as cur:
+        cur.execute("CREATE TABLE kept AS SELECT range AS i FROM range(1000)")
+    inside = threading.Event()
+    outcome: list[str] = []
+
+    def stuck_writer() -> None:
+        try:
+            with db.write() as cur:
+                cur.execute("INSERT INTO kept SELECT range FROM range(5)")
+                inside.set()
+                time.sleep(30)  # never commits in time: close() must not wait for it forever
+        except Exception as error:  # noqa: BLE001
+            outcome.append(type(error).__name__)
+
+    thread = threading.Thread(target=stuck_writer, daemon=True)
+    thread.start()
+    assert inside.wait(10)
+    started = time.monotonic()
+    assert db.close(wait_seconds=0.5) is not None
+    assert time.monotonic() - started < 20
+    assert not wal_of(db).exists()
+    with pytest.raises(DatabaseClosed):
+        with db.cursor():
+            pass
+    conn = duckdb.connect(str(tmp_path / "busy.duckdb"))
+    assert conn.execute("SELECT count(*) FROM kept").fetchone()[0] == 1000  # the uncommitted 5 are gone
+    conn.close()
+
+
+def test_close_interrupts_a_long_query(tmp_path: Path) -> None:
+    db = Database(tmp_path / "long.duckdb")
+    db.open()
+    errors: list[BaseException] = []
+    running = threading.Event()
+
+    def long_query() -> None:
+        try:
+            with db.cursor() as cur:
+                running.set()
+                cur.execute("SELECT count(*) FROM range(10000000000) a, range(10) b WHERE a.range % 7 = b.range")
+        except Exception as error:  # noqa: BLE001
+            errors.append(error)
+
+    thread = threading.Thread(target=long_query, daemon=True)
+    thread.start()
+    assert running.wait(10)
+    time.sleep(0.3)
+    db.close(wait_seconds=0.2)
+    thread.join(10)
+    assert not thread.is_alive()
+    assert errors and "INTERRUPT" in str(errors[0]).upper()
+    assert not wal_of(db).exists()

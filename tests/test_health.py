@@ -1,0 +1,38 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from app.config import load_settings
+from app.main import create_app
+from app.schema import SCHEMA_VERSION
+
+
+def test_health_and_ready_on_a_running_server(server) -> None:
+    with server.client() as client:
+        assert client.get("/health").json() == {"status": "ok"}
+        ready = client.get("/ready")
+        assert ready.status_code == 200
+        body = ready.json()
+        assert body["status"] == "ready"
+        assert body["schema_version"] == body["expected_schema_version"] == SCHEMA_VERSION
+        assert "brightness" in {p["name"] for p in body["plugins"]}
+
+
+def test_ready_is_503_until_the_database_is_open(tmp_path) -> None:
+    """Before the lifespan has opened DuckDB (here: it never runs) /ready refuses; /health still answers."""
+    app = create_app(load_settings(_env_file=None, db_path=tmp_path / "db.duckdb"))
+
+    async def probe() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/ready"), await client.get("/health")
+
+    ready, health = asyncio.run(probe())
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "starting"
+    assert health.status_code == 200
+    assert not (tmp_path / "db.duckdb").exists()
