@@ -67,3 +67,7 @@ lock: | $(UV) ## re-resolve uv.lock after editing pyproject.toml
 .PHONY: clean
 clean: ## remove .venv, build output and caches (keeps ./data)
 	rm -rf $(VENV) $(TOOLS) $(BUILD) .pytest_cache .ruff_cache
+
+.PHONY: bench-stop
+bench-stop: venv ## print SIGTERM-to-exit seconds: idle, and with ~300 MB of WAL
+	$(VENV)/bin/python bench/stop_time.py
