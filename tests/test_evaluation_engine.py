@@ -1,0 +1,188 @@
+"""The evaluation engine against pycocotools on the same data: AP per class and mAP must be identical."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from app.services import evaluation as ev
+
+
+def synthetic(seed: int, n_images: int = 60, n_cats: int = 5, crowd_rate: float = 0.05, quantise: bool = True):
+    """Ground truth plus perturbed, duplicated, mislabelled and random predictions, with score ties."""
+    rng = np.random.default_rng(seed)
+    gts, dts = [], []
+    for img in range(1, n_images + 1):
+        for _ in range(rng.integers(0, 12)):
+            x, y = rng.uniform(0, 500, 2)
+            w, h = rng.uniform(2, 150, 2)
+            cat = int(rng.integers(1, n_cats + 1))
+            crowd = bool(rng.random() < crowd_rate)
+            gts.append((img, cat, [x, y, w, h], crowd))
+            r = rng.random()
+            copies = 0 if r < 0.15 else (2 if r > 0.85 else 1)
+            for _ in range(copies):
+                jitter = rng.normal(0, 0.12, 4) * np.array([w, h, w, h])
+                box = [x + jitter[0], y + jitter[1], max(1.0, w + jitter[2]), max(1.0, h + jitter[3])]
+                c = cat if rng.random() > 0.1 else int(rng.integers(1, n_cats + 2))  # n_cats+1: not in GT
+                dts.append((img, c, box, float(rng.random())))
+        for _ in range(rng.integers(0, 4)):  # background
+            x, y = rng.uniform(0, 500, 2)
+            dts.append((img, int(rng.integers(1, n_cats + 1)), [x, y, *rng.uniform(2, 80, 2)], float(rng.random())))
+    if quantise:  # many exact score ties, across and within images
+        dts = [(i, c, b, round(s, 1)) for i, c, b, s in dts]
+    return gts, dts
+
+
+def pycoco(gts, dts, n_images, n_cats, extra_cats=()):
+    images = [{"id": i, "width": 640, "height": 640} for i in range(1, n_images + 1)]
+    cats = [{"id": c, "name": f"c{c}"} for c in [*range(1, n_cats + 1), *extra_cats]]
+    anns = [
+        {"id": k + 1, "image_id": i, "category_id": c, "bbox": b, "area": b[2] * b[3], "iscrowd": int(cr)}
+        for k, (i, c, b, cr) in enumerate(gts)
+    ]
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = {"images": images, "categories": cats, "annotations": anns}
+        coco.createIndex()
+        res = coco.loadRes([{"image_id": i, "category_id": c, "bbox": b, "score": s} for i, c, b, s in dts])
+        e = COCOeval(coco, res, "bbox")
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return e
+
+
+def engine(gts, dts, n_cats, extra_cats=(), n_images=None):
+    gt = ev.GroundTruth(
+        image=[g[0] for g in gts],
+        category=[g[1] for g in gts],
+        boxes=np.array([g[2] for g in gts]).reshape(-1, 4),
+        iscrowd=[g[3] for g in gts],
+    )
+    dt = ev.Predictions(
+        image=[d[0] for d in dts],
+        category=[d[1] for d in dts],
+        boxes=np.array([d[2] for d in dts]).reshape(-1, 4),
+        score=[d[3] for d in dts],
+    )
+    cats = [*range(1, n_cats + 1), *extra_cats]
+    images = list(range(1, (n_images or 0) + 1)) or None
+    m = ev.match(gt, dt, ev.IOU_THRESHOLDS, categories=cats, images=images)
+    return m, ev.accumulate(m, gt, dt), gt, dt
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("quantise", [True, False])
+def test_precision_recall_and_map_equal_pycocotools(seed, quantise):
+    n_images, n_cats = 60, 5
+    gts, dts = synthetic(seed, n_images, n_cats, quantise=quantise)
+    e = pycoco(gts, dts, n_images, n_cats, extra_cats=(99,))
+    m, acc, _, _ = engine(gts, dts, n_cats, extra_cats=(99,), n_images=n_images)
+    ref = e.eval["precision"][:, :, :, 0, 2]
+    assert acc.precision.shape == ref.shape
+    np.testing.assert_array_equal(acc.precision, ref)
+    np.testing.assert_array_equal(acc.recall, e.eval["recall"][:, :, 0, 2])
+    assert ev.mean_valid(acc.precision) == e.stats[0]  # mAP@[.5:.95], bit for bit
+    assert ev.mean_valid(acc.precision[0]) == e.stats[1]  # mAP@.5
+    assert ev.mean_valid(acc.precision[5]) == e.stats[2]  # mAP@.75
+    for k in range(n_cats):
+        assert ev.mean_valid(acc.precision[:, :, k]) == ev.mean_valid(ref[:, :, k])
+    assert ev.mean_valid(acc.precision[:, :, n_cats]) == -1  # category without ground truth
+
+
+def test_matches_equal_pycocotools_eval_imgs():
+    """The per-detection decisions (matched gt id, ignore flag) equal evaluateImg's at every threshold."""
+    n_images, n_cats = 40, 4
+    gts, dts = synthetic(7, n_images, n_cats, crowd_rate=0.2)
+    e = pycoco(gts, dts, n_images, n_cats)
+    m, _, gt, dt = engine(gts, dts, n_cats, n_images=n_images)
+    res_ids = {}  # pycocotools numbers results 1..n in input order
+    checked = 0
+    for rec in e.evalImgs:
+        if rec is None or rec["aRng"] != [0, 1e10]:
+            continue
+        for j, did in enumerate(rec["dtIds"]):
+            d = did - 1
+            res_ids[d] = True
+            got = np.where(m.dt_match[d] >= 0, m.dt_match[d] + 1, 0)  # gt ids are index + 1
+            np.testing.assert_array_equal(got, rec["dtMatches"][:, j])
+            np.testing.assert_array_equal(m.dt_ignore[d], rec["dtIgnore"][:, j].astype(bool))
+            checked += 1
+    assert checked == int(m.dt_kept.sum()) > 100
+
+
+def test_more_than_max_dets_per_group():
+    gts = [(1, 1, [10.0, 10.0, 50.0, 50.0], False), (1, 1, [200.0, 200.0, 40.0, 40.0], False)]
+    rng = np.random.default_rng(5)
+    dts = [(1, 1, [10 + rng.normal(0, 3), 10 + rng.normal(0, 3), 50.0, 50.0], float(rng.random())) for _ in range(150)]
+    dts += [(1, 1, [200.0, 200.0, 40.0, 40.0], 0.001)]  # beyond the 100 best: never counted
+    e = pycoco(gts, dts, 1, 1)
+    m, acc, _, _ = engine(gts, dts, 1, n_images=1)
+    np.testing.assert_array_equal(acc.precision, e.eval["precision"][:, :, :, 0, 2])
+    assert m.dt_kept.sum() == 100
+
+
+def test_crowd_iou_uses_detection_area_and_crowd_absorbs_many():
+    gt = ev.GroundTruth(image=[1, 1], category=[1, 1], boxes=[[0, 0, 100, 100], [300, 300, 10, 10]], iscrowd=[1, 0])
+    dt = ev.Predictions(
+        image=[1, 1, 1],
+        category=[1, 1, 1],
+        boxes=[[10, 10, 20, 20], [50, 50, 20, 20], [300, 300, 10, 10]],
+        score=[0.9, 0.8, 0.1],
+    )
+    iou = ev.box_iou(dt.boxes[:2], gt.boxes[[0, 0]], np.array([True, True]))
+    assert iou.tolist() == [1.0, 1.0]  # inside the crowd region: intersection / detection area
+    m = ev.match(gt, dt, [0.5])
+    assert m.dt_ignore[:2, 0].all() and (m.dt_match[:2, 0] == 0).all()  # both absorbed, ignored
+    acc = ev.accumulate(m, gt, dt)
+    assert acc.tp[0, 0] == 1 and acc.fp[0, 0] == 0 and acc.fn[0, 0] == 0
+    assert acc.precision[0, :, 0] == pytest.approx(np.ones(101))  # tp / (tp + fp + eps)
+
+
+def test_error_categories_and_confusion_matrix():
+    # image 1: a cat box and a dog box. Predictions: a good cat (TP), a second cat on the same box
+    # (duplicate), a dog on the cat box (class confusion, though the cat was found), a loose dog
+    # (localisation), a bird in empty space (background). Image 2: a missed dog.
+    gt = ev.GroundTruth(
+        image=[1, 1, 2], category=[1, 2, 2], boxes=[[0, 0, 100, 100], [200, 200, 100, 100], [0, 0, 50, 50]]
+    )
+    dt = ev.Predictions(
+        image=[1, 1, 1, 1, 1],
+        category=[1, 1, 2, 2, 3],
+        boxes=[[0, 0, 100, 100], [2, 2, 100, 100], [1, 1, 99, 99], [250, 250, 100, 100], [400, 400, 20, 20]],
+        score=[0.9, 0.8, 0.7, 0.6, 0.5],
+    )
+    m = ev.match(gt, dt, ev.thresholds_for(0.5), categories=[1, 2, 3])
+    errors = ev.analyse(m, gt, dt, 0.5)
+    assert errors.dt_category.tolist() == ["tp", "duplicate", "class_confusion", "localisation", "background"]
+    assert errors.dt_partner.tolist() == [0, 0, 0, 1, -1]
+    assert errors.gt_category.tolist() == ["found", "missed", "missed"]
+    assert errors.counts["missed"] == 2
+    # rows actual (cat, dog, bird, background), columns predicted
+    cm = errors.confusion
+    assert cm[0, 0] == 1 and cm[0, 1] == 1  # TP cat; dog predicted on a cat
+    assert cm[1, 3] == 2  # two missed dogs
+    assert cm[3, 0] == 1 and cm[3, 1] == 1 and cm[3, 2] == 1  # duplicate cat, loose dog, bird: background FPs
+    assert cm[:, :3].sum() == len(dt)  # every prediction counted once
+    scores = ev.image_scores(m, gt, dt, errors)
+    assert scores["fn"].tolist() == [1, 1] and scores["fp"].tolist() == [4, 0]
+    assert scores["worst"][0] == pytest.approx(1 + 0.8 + 0.7 + 0.6 + 0.5 + 0.5 * 2)
+
+
+def test_summary_reply():
+    gts, dts = synthetic(11, 30, 3)
+    gt, dt = engine(gts, dts, 3)[2:]
+    reply = ev.evaluate(gt, dt, 0.5, categories=[1, 2, 3], images=range(1, 31), category_names={1: "a", 2: "b", 3: "c"})
+    e = pycoco(gts, dts, 30, 3)
+    assert reply["map"] == e.stats[0] and reply["map50"] == e.stats[1]
+    assert [c["category"] for c in reply["per_class"]] == ["a", "b", "c"]
+    assert reply["tp"] + reply["fn"] == sum(c["ground_truth"] for c in reply["per_class"])
+    assert len(reply["pr_curve"]["precision"]) == 101
+    other = ev.evaluate(gt, dt, 0.6, categories=[1, 2, 3], images=range(1, 31))
+    assert other["iou"] == 0.6 and other["map"] == reply["map"] and other["tp"] <= reply["tp"]
