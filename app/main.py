@@ -25,6 +25,7 @@ from app.config import ConfigError, Settings, get_settings
 from app.db import Database, DatabaseClosed
 from app.plugins import PluginRegistry
 from app.routers import ROUTERS
+from app.services.datasets import recover_interrupted
 from app.services.jobs import JobManager
 
 log = logging.getLogger("app")
@@ -89,6 +90,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     jobs = JobManager(db)
     await run_in_threadpool(jobs.start)
     app.state.jobs = jobs
+    await run_in_threadpool(recover_interrupted, db)  # imports cut off by a crash never committed
     # Services holding resources, closed in reverse order at shutdown (later features append here).
     app.state.services = [jobs]
     plugins = PluginRegistry.discover(settings.plugin_dir, settings.plugins_enabled)

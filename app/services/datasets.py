@@ -1,0 +1,323 @@
+"""Datasets: create (validate the request, start the import job), import, list, get, delete.
+
+An import is one job and one write transaction: the dataset row is created as 'importing' when the
+request is accepted (so its id can be returned at once); the job parses outside any transaction, runs
+the plugin hooks, then writes samples, categories, annotations and tags from Arrow tables and marks the
+dataset 'ready' in a single `db.write()`. Any failure deletes the row again: nothing partial is left.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from app.config import Settings
+from app.db import Database
+from app.ingest import IngestError, ParsedDataset
+from app.ingest import detect as detection
+from app.plugins import IngestContext, PluginRegistry, Sample
+from app.services.ids import allocate
+from app.services.jobs import JobContext, JobFailed, JobManager
+from app.services.paths import resolve_in_roots
+
+log = logging.getLogger(__name__)
+
+IMPORTING, READY = "importing", "ready"
+
+
+class DatasetNotFound(LookupError):
+    pass
+
+
+class DatasetConflict(ValueError):
+    pass
+
+
+class InvalidImport(ValueError):
+    """The request cannot start an import (path holds no such format); mapped to 422."""
+
+
+@dataclass
+class ImportRequest:
+    name: str
+    format: str
+    path: str
+    images_dir: str | None = None
+    split: str | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def recover_interrupted(db: Database) -> int:
+    """At startup: imports that were running when the process died never committed; drop their rows."""
+    with db.write() as cur:
+        rows = cur.execute("DELETE FROM datasets WHERE status = ? RETURNING id", [IMPORTING]).fetchall()
+    if rows:
+        log.warning("removed %d dataset(s) whose import was interrupted by a restart", len(rows))
+    return len(rows)
+
+
+def start_import(
+    db: Database, jobs: JobManager, plugins: PluginRegistry, settings: Settings, req: ImportRequest
+) -> tuple[int, str]:
+    """Validate paths (PathNotAllowed -> 403), detect the format, create the row, submit the job."""
+    roots = settings.data_roots
+    path = resolve_in_roots(req.path, roots)
+    images_dir = resolve_in_roots(req.images_dir, roots) if req.images_dir else None
+    if images_dir is not None and not images_dir.is_dir():
+        raise InvalidImport(f"images_dir {req.images_dir!r} is not a folder")
+    try:
+        sources = detection.detect(req.format, path, images_dir, req.split)
+    except IngestError as error:
+        raise InvalidImport(str(error)) from None
+    for source in sources:  # default image folders must be inside the roots too
+        if source.images_dir is not None:
+            resolve_in_roots(source.images_dir, roots)
+    fmt = sources[0].format
+    base = images_dir or (sources[0].images_dir if len(sources) == 1 else None) or (path if path.is_dir() else None)
+    with db.write() as cur:
+        if cur.execute("SELECT 1 FROM datasets WHERE name = ?", [req.name]).fetchone():
+            raise DatasetConflict(f"a dataset named {req.name!r} already exists")
+        dataset_id = allocate(cur, "datasets", 1)
+        now = _now()
+        cur.execute(
+            "INSERT INTO datasets (id, name, format, path, images_dir, status, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [dataset_id, req.name, fmt, str(path), str(base) if base else None, IMPORTING, now, now],
+        )
+    params = {"name": req.name, "format": fmt, "path": str(path), "splits": [s.split for s in sources]}
+
+    def run(ctx: JobContext) -> dict[str, Any]:
+        try:
+            return _import(ctx, db, plugins, settings, dataset_id, req.name, fmt, path, sources)
+        except BaseException:
+            try:
+                with db.write() as cur:
+                    cur.execute("DELETE FROM datasets WHERE id = ? AND status = ?", [dataset_id, IMPORTING])
+            except Exception:  # noqa: BLE001 - the restart recovery removes it otherwise
+                log.exception("could not remove the row of failed import %d", dataset_id)
+            raise
+
+    job = jobs.submit("import", run, dataset_id=dataset_id, params=params)
+    return dataset_id, job.id
+
+
+def _import(
+    ctx: JobContext,
+    db: Database,
+    plugins: PluginRegistry,
+    settings: Settings,
+    dataset_id: int,
+    name: str,
+    fmt: str,
+    path: Path,
+    sources: list[detection.Source],
+) -> dict[str, Any]:
+    def progress(done: int, total: int | None, message: str) -> None:
+        ctx.progress(done, total, message)
+
+    try:
+        parsed = detection.load(sources, progress, settings.data_roots)
+    except IngestError as error:
+        raise JobFailed(str(error)) from None
+    n = parsed.samples.num_rows
+    ictx = IngestContext(dataset_id=dataset_id, dataset_name=name, format=fmt, path=path, total=n)
+    plugins.ingest_started(ictx)
+    fields, tags = _run_sample_hooks(ctx, plugins, ictx, parsed)
+    ctx.progress(n, n, "writing")
+    summary = write(db, dataset_id, parsed, fields, tags)
+    ctx.check_cancelled()
+    plugins.ingest_completed(ictx, summary)
+    ctx.progress(n, n, f"imported {summary['samples']} samples, {summary['annotations']} annotations")
+    return summary
+
+
+def _run_sample_hooks(
+    ctx: JobContext, plugins: PluginRegistry, ictx: IngestContext, parsed: ParsedDataset
+) -> tuple[list[str | None] | None, list[tuple[int, str]]]:
+    """Per-sample plugin hook (skipped entirely when no plugin implements it): fields and tags."""
+    if not plugins.wants_samples:
+        return None, []
+    n = parsed.samples.num_rows
+    cols = {c: parsed.samples.column(c).to_pylist() for c in ("file_name", "path", "width", "height", "split")}
+    counts = np.bincount(parsed.annotations.column("sample_idx").to_numpy(), minlength=n) if n else []
+    fields: list[str | None] = [None] * n
+    tags: list[tuple[int, str]] = []
+    for i in range(n):
+        sample = Sample(
+            file_name=cols["file_name"][i],
+            path=Path(cols["path"][i]),
+            width=cols["width"][i],
+            height=cols["height"][i],
+            split=cols["split"][i],
+            annotation_count=int(counts[i]),
+        )
+        sample = plugins.sample_ingested(ictx, sample)
+        if sample.fields:
+            try:
+                fields[i] = json.dumps(sample.fields)
+            except (TypeError, ValueError):
+                log.warning("plugin fields of %s are not JSON; dropped", sample.file_name)
+        for tag in dict.fromkeys(str(t) for t in sample.tags if str(t).strip()):
+            tags.append((i, tag))
+        if i % 500 == 0:
+            ctx.progress(i, n, "running plugins")
+    return fields, tags
+
+
+def write(
+    db: Database,
+    dataset_id: int,
+    parsed: ParsedDataset,
+    fields: list[str | None] | None,
+    tags: list[tuple[int, str]],
+) -> dict[str, Any]:
+    """One transaction: ids, samples, categories, annotations, tags, status -> ready."""
+    samples, annotations, categories = parsed.samples, parsed.annotations, parsed.categories
+    n, m, k = samples.num_rows, annotations.num_rows, categories.num_rows
+    with db.write() as cur:
+        row = cur.execute("SELECT status FROM datasets WHERE id = ?", [dataset_id]).fetchone()
+        if row is None or row[0] != IMPORTING:
+            raise JobFailed("the dataset was deleted while it was being imported")
+        s0 = allocate(cur, "samples", n)
+        a0 = allocate(cur, "annotations", m)
+        c0 = allocate(cur, "categories", k)
+        sample_idx = annotations.column("sample_idx").to_numpy()
+        counts = np.bincount(sample_idx, minlength=n).astype(np.int32) if n else np.zeros(0, np.int32)
+        s_tab = samples.append_column("id", pa.array(np.arange(s0, s0 + n, dtype=np.int64)))
+        s_tab = s_tab.append_column("annotation_count", pa.array(counts))
+        s_tab = s_tab.append_column("fields", pa.array(fields if fields is not None else [None] * n, pa.string()))
+        c_tab = categories.append_column("id", pa.array(np.arange(c0, c0 + k, dtype=np.int64)))
+        a_tab = annotations.append_column("id", pa.array(np.arange(a0, a0 + m, dtype=np.int64)))
+        a_tab = a_tab.set_column(0, "sample_id", pa.array(sample_idx + s0))
+        a_tab = a_tab.set_column(1, "category_id", pa.array(annotations.column("category_idx").to_numpy() + c0))
+        t_tab = pa.table(
+            {
+                "sample_id": pa.array([s0 + i for i, _ in tags], pa.int64()),
+                "tag": pa.array([t for _, t in tags], pa.string()),
+            }
+        )
+        cur.register("_s", s_tab)
+        cur.register("_c", c_tab)
+        cur.register("_a", a_tab)
+        cur.register("_t", t_tab)
+        try:
+            cur.execute(
+                "INSERT INTO samples (id, dataset_id, file_name, path, width, height, split, annotation_count, "
+                "source_id, fields) SELECT id, ?, file_name, path, width, height, split, annotation_count, "
+                "source_id, fields::JSON FROM _s",
+                [dataset_id],
+            )
+            cur.execute(
+                "INSERT INTO categories (id, dataset_id, source_id, name, supercategory) "
+                "SELECT id, ?, source_id, name, supercategory FROM _c",
+                [dataset_id],
+            )
+            cur.execute(
+                "INSERT INTO annotations (id, dataset_id, sample_id, category_id, x, y, w, h, area, iscrowd, "
+                "source, confidence, source_id) SELECT id, ?, sample_id, category_id, x, y, w, h, area, "
+                "iscrowd, 'ground_truth', NULL, source_id FROM _a",
+                [dataset_id],
+            )
+            cur.execute("INSERT INTO sample_tags SELECT ?, sample_id, tag FROM _t", [dataset_id])
+        finally:
+            for name in ("_s", "_c", "_a", "_t"):
+                cur.unregister(name)
+        cur.execute(
+            "UPDATE datasets SET status = ?, updated_at = ?, info = ? WHERE id = ?",
+            [READY, _now(), json.dumps(parsed.info) if parsed.info else None, dataset_id],
+        )
+    return {"dataset_id": dataset_id, "samples": n, "annotations": m, "categories": k, "tags": len(tags)}
+
+
+# -- reads ---------------------------------------------------------------------------------------------
+def _dataset_row(row: tuple) -> dict[str, Any]:
+    keys = ["id", "name", "format", "path", "images_dir", "status", "created_at", "updated_at"]
+    out = dict(zip(keys, row, strict=True))
+    for key in ("created_at", "updated_at"):
+        out[key] = out[key].replace(tzinfo=UTC).isoformat() if out[key] else None
+    return out
+
+
+_COLUMNS = "id, name, format, path, images_dir, status, created_at, updated_at"
+
+
+def list_datasets(db: Database) -> list[dict[str, Any]]:
+    with db.cursor() as cur:
+        rows = cur.execute(f"SELECT {_COLUMNS} FROM datasets ORDER BY id").fetchall()
+        counts = dict(
+            (r[0], r[1:])
+            for r in cur.execute(
+                "SELECT dataset_id, count(*), sum(annotation_count) FROM samples GROUP BY dataset_id"
+            ).fetchall()
+        )
+    out = []
+    for row in rows:
+        item = _dataset_row(row)
+        samples, annotations = counts.get(item["id"], (0, 0))
+        item["counts"] = {"samples": int(samples or 0), "annotations": int(annotations or 0)}
+        out.append(item)
+    return out
+
+
+def require(cur: Any, dataset_id: int) -> None:
+    if cur.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset_id]).fetchone() is None:
+        raise DatasetNotFound(f"dataset {dataset_id} not found")
+
+
+def get_dataset(db: Database, dataset_id: int) -> dict[str, Any]:
+    with db.cursor() as cur:
+        row = cur.execute(f"SELECT {_COLUMNS} FROM datasets WHERE id = ?", [dataset_id]).fetchone()
+        if row is None:
+            raise DatasetNotFound(f"dataset {dataset_id} not found")
+        item = _dataset_row(row)
+        per_split = cur.execute(
+            "SELECT split, count(*), sum(annotation_count) FROM samples WHERE dataset_id = ? "
+            "GROUP BY split ORDER BY split NULLS LAST",
+            [dataset_id],
+        ).fetchall()
+        categories = cur.execute("SELECT count(*) FROM categories WHERE dataset_id = ?", [dataset_id]).fetchone()
+    samples = sum(r[1] for r in per_split)
+    annotations = sum(int(r[2] or 0) for r in per_split)
+    item["counts"] = {
+        "samples": samples,
+        "annotations": annotations,
+        "categories": int(categories[0]) if categories else 0,
+        "splits": {
+            (r[0] if r[0] is not None else "none"): {"samples": r[1], "annotations": int(r[2] or 0)} for r in per_split
+        },
+    }
+    return item
+
+
+def delete_dataset(db: Database, jobs: JobManager, dataset_id: int) -> None:
+    """Delete the dataset and its rows in every table keyed by dataset_id or sample_id (later features too)."""
+    for job in jobs.active_for(dataset_id):
+        jobs.cancel(job["id"])
+    with db.write() as cur:
+        require(cur, dataset_id)
+        columns = cur.execute(
+            "SELECT table_name, list(column_name) FROM information_schema.columns "
+            "WHERE table_schema = 'main' GROUP BY table_name"
+        ).fetchall()
+        skip = {"datasets", "jobs", "samples"}
+        by_sample = [t for t, cols in columns if t not in skip and "sample_id" in cols and "dataset_id" not in cols]
+        by_dataset = [t for t, cols in columns if t not in skip and "dataset_id" in cols]
+        for table in sorted(by_sample):
+            cur.execute(
+                f'DELETE FROM "{table}" WHERE sample_id IN (SELECT id FROM samples WHERE dataset_id = ?)',
+                [dataset_id],
+            )
+        for table in sorted(by_dataset):
+            cur.execute(f'DELETE FROM "{table}" WHERE dataset_id = ?', [dataset_id])
+        cur.execute("DELETE FROM samples WHERE dataset_id = ?", [dataset_id])
+        cur.execute("DELETE FROM datasets WHERE id = ?", [dataset_id])
