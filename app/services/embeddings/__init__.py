@@ -1,0 +1,1 @@
+"""Embeddings: the model, the encoder, vectors in DuckDB, similarity search over them."""

