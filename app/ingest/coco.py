@@ -6,6 +6,7 @@ are ignored. An image may carry an optional `split` key (DataVisor's exports wri
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -129,7 +130,7 @@ def load(ann_file: Path, images_dir: Path, split: str | None, progress: Progress
         samples.cast(SAMPLES_SCHEMA),
         annotations.cast(ANNOTATIONS_SCHEMA),
         categories.cast(CATEGORIES_SCHEMA),
-        {"info": info} if info else {},
+        {"info": json.loads(info)} if info else {},
     )
 
 

@@ -270,7 +270,7 @@ def list_datasets(db: Database) -> list[dict[str, Any]]:
 
 
 def require(cur: Any, dataset_id: int) -> None:
-    if cur.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset_id]).fetchone() is None:
+    if not cur.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset_id]).fetchall():
         raise DatasetNotFound(f"dataset {dataset_id} not found")
 
 

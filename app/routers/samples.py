@@ -1,0 +1,163 @@
+"""Browsing routes: samples pages, one sample, facets, statistics, tags, saved views, COCO export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from app.db import Database
+from app.deps import get_db
+from app.routers.errors import http_errors
+from app.services import export, samples, stats, tags, views
+from app.services.query import MAX_LIMIT, SampleFilters, SampleQuery
+
+router = APIRouter(tags=["samples"])
+
+
+def _readable(error: ValidationError) -> str:
+    parts = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "query"
+        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def filter_params(
+    split: str | None = Query(None, description="only this split"),
+    category: str | None = Query(None, description="samples with at least one box of this category (name)"),
+    tag: list[str] = Query([], description="repeatable: samples carrying all of these tags"),
+    search: str | None = Query(None, description="file-name substring (case-insensitive)"),
+    min_annotations: int | None = Query(None, ge=0),
+    max_annotations: int | None = Query(None, ge=0),
+) -> SampleFilters:
+    values = {
+        "split": split,
+        "category": category,
+        "tag": tag,
+        "search": search,
+        "min_annotations": min_annotations,
+        "max_annotations": max_annotations,
+    }
+    try:
+        return SampleFilters(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as error:
+        raise HTTPException(422, _readable(error)) from None
+
+
+def query_params(
+    filters: SampleFilters = Depends(filter_params),
+    offset: int = Query(0, ge=0),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    sort_by: str = Query("id", description="id, file_name, width, height, annotation_count"),
+    sort_dir: str = Query("asc", description="asc or desc"),
+) -> SampleQuery:
+    try:
+        return SampleQuery(
+            **filters.model_dump(exclude_defaults=True),
+            offset=offset,
+            limit=limit,
+            sort_by=sort_by,
+            sort_dir=sort_dir,
+        )
+    except ValidationError as error:
+        raise HTTPException(422, _readable(error)) from None
+
+
+@router.get("/datasets/{dataset_id}/samples")
+def list_samples(dataset_id: int, q: SampleQuery = Depends(query_params), db: Database = Depends(get_db)) -> dict:
+    with http_errors():
+        return samples.list_samples(db, dataset_id, q)
+
+
+@router.get("/samples/{sample_id}")
+def get_sample(sample_id: int, db: Database = Depends(get_db)) -> dict:
+    with http_errors():
+        return samples.get_sample(db, sample_id)
+
+
+@router.get("/datasets/{dataset_id}/facets")
+def facets(dataset_id: int, f: SampleFilters = Depends(filter_params), db: Database = Depends(get_db)) -> dict:
+    with http_errors():
+        return stats.facets(db, dataset_id, f)
+
+
+@router.get("/datasets/{dataset_id}/statistics")
+def statistics(dataset_id: int, f: SampleFilters = Depends(filter_params), db: Database = Depends(get_db)) -> dict:
+    with http_errors():
+        return stats.statistics(db, dataset_id, f)
+
+
+class TagEdit(BaseModel):
+    sample_ids: list[int] = Field(min_length=1, max_length=tags.MAX_IDS)
+    add: list[str] = Field(default_factory=list, max_length=100)
+    remove: list[str] = Field(default_factory=list, max_length=100)
+
+    def model_post_init(self, __context: Any) -> None:
+        for tag in self.add + self.remove:
+            if not tag.strip() or len(tag) > 200:
+                raise ValueError(f"tag {tag!r} must be 1-200 characters and not blank")
+        if not self.add and not self.remove:
+            raise ValueError("give tags to add and/or remove")
+
+
+@router.post("/datasets/{dataset_id}/tags")
+def edit_tags(dataset_id: int, body: dict[str, Any], db: Database = Depends(get_db)) -> dict:
+    try:
+        edit = TagEdit(**body)
+    except (ValidationError, ValueError) as error:
+        detail = _readable(error) if isinstance(error, ValidationError) else str(error)
+        raise HTTPException(422, detail) from None
+    with http_errors():
+        return tags.edit_tags(db, dataset_id, edit.sample_ids, edit.add, edit.remove)
+
+
+class CreateView(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    filters: dict[str, Any] = Field(default_factory=dict)
+
+
+@router.post("/datasets/{dataset_id}/views", status_code=201)
+def create_view(dataset_id: int, body: CreateView, db: Database = Depends(get_db)) -> dict:
+    try:
+        filters = SampleFilters(**body.filters)
+    except ValidationError as error:
+        raise HTTPException(422, "filters: " + _readable(error)) from None
+    with http_errors():
+        return views.create_view(db, dataset_id, body.name, filters)
+
+
+@router.get("/datasets/{dataset_id}/views")
+def list_views(dataset_id: int, db: Database = Depends(get_db)) -> list[dict]:
+    with http_errors():
+        return views.list_views(db, dataset_id)
+
+
+@router.get("/datasets/{dataset_id}/views/{view_id}")
+def get_view(dataset_id: int, view_id: int, db: Database = Depends(get_db)) -> dict:
+    with http_errors():
+        return views.get_view(db, dataset_id, view_id)
+
+
+@router.delete("/datasets/{dataset_id}/views/{view_id}", status_code=204)
+def delete_view(dataset_id: int, view_id: int, db: Database = Depends(get_db)) -> Response:
+    with http_errors():
+        views.delete_view(db, dataset_id, view_id)
+    return Response(status_code=204)
+
+
+@router.get("/datasets/{dataset_id}/export")
+def export_dataset(
+    dataset_id: int,
+    format: str = Query("coco"),
+    f: SampleFilters = Depends(filter_params),
+    db: Database = Depends(get_db),
+) -> StreamingResponse:
+    if format != "coco":
+        raise HTTPException(422, f"unknown export format {format!r}; only 'coco' is supported")
+    with http_errors():
+        body = export.export_coco(db, dataset_id, f)
+    headers = {"Content-Disposition": f'attachment; filename="dataset-{dataset_id}-coco.json"'}
+    return StreamingResponse(body, media_type="application/json", headers=headers)
