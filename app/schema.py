@@ -143,6 +143,71 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             """,
         ],
     ),
+    # Version 4: prediction runs and evaluation results (issue 5). Predictions themselves are rows of
+    # `annotations` with source = run name and a confidence. Evaluation results are derived data, rebuilt
+    # whenever a run is (re)imported, and keyed by (dataset_id, run, iou):
+    # - prediction_runs: one row per imported run.
+    # - eval_boxes: one row per ground-truth box and per prediction of the run at an IoU threshold:
+    #   status TP / FP / FN / ignored, error category (app/services/evaluation.py), the matched or nearest
+    #   partner annotation and its IoU, and the confusion-matrix cell it is counted in (NULL = background).
+    # - eval_images: per sample counts and the worst-image score, for sort_by=errors|worst.
+    # - eval_summaries: the evaluation reply (COCO numbers, PR curves, confusion) per split ('' = all).
+    (
+        4,
+        [
+            """
+            CREATE TABLE prediction_runs (
+                dataset_id   BIGINT NOT NULL,
+                run          VARCHAR NOT NULL,
+                format       VARCHAR NOT NULL,
+                path         VARCHAR NOT NULL,
+                predictions  BIGINT NOT NULL,
+                created_at   TIMESTAMP NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE eval_boxes (
+                dataset_id      BIGINT NOT NULL,
+                run             VARCHAR NOT NULL,
+                iou             DOUBLE NOT NULL,
+                annotation_id   BIGINT NOT NULL,
+                sample_id       BIGINT NOT NULL,
+                category_id     BIGINT NOT NULL,
+                is_prediction   BOOLEAN NOT NULL,
+                status          VARCHAR NOT NULL,
+                error           VARCHAR,
+                partner_id      BIGINT,
+                match_iou       DOUBLE,
+                in_matrix       BOOLEAN NOT NULL,
+                cell_actual     BIGINT,
+                cell_predicted  BIGINT
+            )
+            """,
+            """
+            CREATE TABLE eval_images (
+                dataset_id  BIGINT NOT NULL,
+                run         VARCHAR NOT NULL,
+                iou         DOUBLE NOT NULL,
+                sample_id   BIGINT NOT NULL,
+                tp          INTEGER NOT NULL,
+                fp          INTEGER NOT NULL,
+                fn          INTEGER NOT NULL,
+                errors      INTEGER NOT NULL,
+                worst       DOUBLE NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE eval_summaries (
+                dataset_id  BIGINT NOT NULL,
+                run         VARCHAR NOT NULL,
+                iou         DOUBLE NOT NULL,
+                split       VARCHAR NOT NULL,
+                reply       JSON NOT NULL,
+                created_at  TIMESTAMP NOT NULL
+            )
+            """,
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

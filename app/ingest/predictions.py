@@ -134,7 +134,7 @@ def load_coco_results(path: Path, index: DatasetIndex, progress: Progress) -> pa
             FROM raw r JOIN _img i ON r.image_id = i.source_id JOIN _cat c ON r.category_id = c.source_id
             ORDER BY r.entry
             """
-        ).fetch_arrow_table()
+        ).to_arrow_table()
     finally:
         con.close()
     return table.cast(PREDICTIONS_SCHEMA)

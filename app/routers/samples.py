@@ -32,6 +32,10 @@ def filter_params(
     search: str | None = Query(None, description="file-name substring (case-insensitive)"),
     min_annotations: int | None = Query(None, ge=0),
     max_annotations: int | None = Query(None, ge=0),
+    eval_run: str | None = Query(None, description="prediction run for has_fp / has_fn / sort_by=errors|worst"),
+    eval_iou: float | None = Query(None, description="IoU threshold of that evaluation (default 0.5)"),
+    has_fp: bool | None = Query(None, description="with eval_run: samples with (true) / without (false) FPs"),
+    has_fn: bool | None = Query(None, description="with eval_run: samples with (true) / without (false) misses"),
 ) -> SampleFilters:
     values = {
         "split": split,
@@ -40,6 +44,10 @@ def filter_params(
         "search": search,
         "min_annotations": min_annotations,
         "max_annotations": max_annotations,
+        "eval_run": eval_run,
+        "eval_iou": eval_iou,
+        "has_fp": has_fp,
+        "has_fn": has_fn,
     }
     try:
         return SampleFilters(**{k: v for k, v in values.items() if v is not None})
@@ -51,8 +59,10 @@ def query_params(
     filters: SampleFilters = Depends(filter_params),
     offset: int = Query(0, ge=0),
     limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    sort_by: str = Query("id", description="id, file_name, width, height, annotation_count"),
-    sort_dir: str = Query("asc", description="asc or desc"),
+    sort_by: str = Query(
+        "id", description="id, file_name, width, height, annotation_count; errors, worst (with eval_run)"
+    ),
+    sort_dir: str | None = Query(None, description="asc or desc (default asc; errors/worst: desc)"),
 ) -> SampleQuery:
     try:
         return SampleQuery(
@@ -73,9 +83,13 @@ def list_samples(dataset_id: int, q: SampleQuery = Depends(query_params), db: Da
 
 
 @router.get("/samples/{sample_id}")
-def get_sample(sample_id: int, db: Database = Depends(get_db)) -> dict:
+def get_sample(
+    sample_id: int,
+    eval_iou: float = Query(0.5, ge=0.05, le=1.0, description="IoU of the TP/FP/FN marks on the boxes"),
+    db: Database = Depends(get_db),
+) -> dict:
     with http_errors():
-        return samples.get_sample(db, sample_id)
+        return samples.get_sample(db, sample_id, eval_iou)
 
 
 @router.get("/datasets/{dataset_id}/facets")

@@ -373,6 +373,8 @@ class ErrorAnalysis:
     gt_confused_by: np.ndarray  # for missed gts: index of a class-confusion prediction on it, or -1
     cm_actual: np.ndarray  # per prediction: category position of the actual class, -1 = background
     cm_predicted_gt: np.ndarray  # per gt: category position of what it was predicted as, -1 = background
+    dt_in_matrix: np.ndarray  # the prediction is counted in the confusion matrix (TP or false positive)
+    gt_in_matrix: np.ndarray  # the missed box is counted at (actual, background)
     confusion: np.ndarray  # (K+1, K+1) rows actual, cols predicted; index K = background
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -492,12 +494,8 @@ def analyse(m: Matching, gt: GroundTruth, dt: Predictions, iou: float) -> ErrorA
     cm_actual = np.full(n_dt, -1, np.int64)
     cm_actual[is_tp] = m.dt_cat[is_tp]
     cm_actual[conf] = m.gt_cat[partner[conf]]
-    confusion = np.zeros((K + 1, K + 1), np.int64)
     counted = is_tp | fp
-    rows = np.where(cm_actual[counted] >= 0, cm_actual[counted], K)
-    np.add.at(confusion, (rows, m.dt_cat[counted]), 1)
     lone = is_missed & ~has_c
-    np.add.at(confusion, (m.gt_cat[lone], np.full(int(lone.sum()), K)), 1)
 
     counts = {name: int((codes == _CAT_CODES[name]).sum()) for name in PREDICTION_CATEGORIES}
     counts[MISSED] = int(is_missed.sum())
@@ -512,9 +510,29 @@ def analyse(m: Matching, gt: GroundTruth, dt: Predictions, iou: float) -> ErrorA
         gt_confused_by=confused_by,
         cm_actual=cm_actual,
         cm_predicted_gt=cm_predicted_gt,
-        confusion=confusion,
+        dt_in_matrix=counted,
+        gt_in_matrix=lone,
+        confusion=_confusion(m, cm_actual, counted, lone, K),
         counts=counts,
     )
+
+
+def _confusion(
+    m: Matching,
+    cm_actual: np.ndarray,
+    dt_in: np.ndarray,
+    gt_in: np.ndarray,
+    K: int,
+    image_mask: np.ndarray | None = None,
+) -> np.ndarray:
+    if image_mask is not None:
+        dt_in = dt_in & (m.dt_img >= 0) & image_mask[np.maximum(m.dt_img, 0)]
+        gt_in = gt_in & (m.gt_img >= 0) & image_mask[np.maximum(m.gt_img, 0)]
+    confusion = np.zeros((K + 1, K + 1), np.int64)
+    rows = np.where(cm_actual[dt_in] >= 0, cm_actual[dt_in], K)
+    np.add.at(confusion, (rows, m.dt_cat[dt_in]), 1)
+    np.add.at(confusion, (m.gt_cat[gt_in], np.full(int(gt_in.sum()), K)), 1)
+    return confusion
 
 
 def image_scores(m: Matching, gt: GroundTruth, dt: Predictions, errors: ErrorAnalysis) -> dict[str, np.ndarray]:
@@ -558,8 +576,13 @@ def summarise(
     category_mask: np.ndarray | None = None,
     errors: ErrorAnalysis | None = None,
     category_names: dict[int, str] | None = None,
+    image_mask: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """The evaluation reply: COCO numbers, counts at `iou`, PR curves, per class rows, errors, confusion."""
+    """The evaluation reply: COCO numbers, counts at `iou`, PR curves, per class rows, errors, confusion.
+
+    `acc` must have been accumulated with the same `image_mask` (a split); `category_mask` restricts the
+    reply to some categories (mAP is then pycocotools' with catIds = those categories).
+    """
     n_coco = len(IOU_THRESHOLDS)
     t = m.threshold_index(iou)
     K = len(m.categories)
@@ -568,6 +591,19 @@ def summarise(
     coco = prec[:n_coco]
     names = category_names or {}
     per_class = []
+    class_errors: dict[int, dict[str, int]] = {}
+    if errors is not None:
+        d_in = m.dt_cat >= 0
+        g_in = (m.gt_cat >= 0) & (errors.gt_category == MISSED)
+        if image_mask is not None:
+            d_in &= (m.dt_img >= 0) & image_mask[np.maximum(m.dt_img, 0)]
+            g_in &= (m.gt_img >= 0) & image_mask[np.maximum(m.gt_img, 0)]
+        table = {
+            name: np.bincount(m.dt_cat[d_in & (errors.dt_category == name)], minlength=K)
+            for name in PREDICTION_CATEGORIES
+        }
+        table[MISSED] = np.bincount(m.gt_cat[g_in], minlength=K)
+        class_errors = {k: {name: int(v[k]) for name, v in table.items()} for k in range(K)}
     for k in np.flatnonzero(cmask):
         cid = int(m.categories[k])
         tp, fp, fn = int(acc.tp[t, k]), int(acc.fp[t, k]), int(acc.fn[t, k])
@@ -591,6 +627,7 @@ def summarise(
                     if has_gt
                     else None
                 ),
+                **({"errors": class_errors[k]} if errors is not None else {}),
             }
         )
     tp, fp, fn = int(acc.tp[t, cmask].sum()), int(acc.fp[t, cmask].sum()), int(acc.fn[t, cmask].sum())
@@ -617,18 +654,20 @@ def summarise(
         "per_class": per_class,
     }
     if errors is not None:
-        dcat = errors.dt_category
-        in_cat = (m.dt_cat >= 0) & cmask[np.maximum(m.dt_cat, 0)]
-        g_in = (m.gt_cat >= 0) & cmask[np.maximum(m.gt_cat, 0)]
-        counts = {name: int(np.sum((dcat == name) & in_cat)) for name in PREDICTION_CATEGORIES}
-        counts[MISSED] = int(np.sum((errors.gt_category == MISSED) & g_in))
-        reply["errors"] = counts
+        reply["errors"] = {
+            name: sum(class_errors[k][name] for k in np.flatnonzero(cmask)) for name in (*PREDICTION_CATEGORIES, MISSED)
+        }
+        matrix = (
+            errors.confusion
+            if image_mask is None
+            else _confusion(m, errors.cm_actual, errors.dt_in_matrix, errors.gt_in_matrix, K, image_mask)
+        )
         labels = [names.get(int(c), str(int(c))) for c in m.categories[cmask]] + ["background"]
         keep = np.r_[cmask, True]
         reply["confusion"] = {
             "labels": labels,
             "category_ids": [int(c) for c in m.categories[cmask]] + [None],
-            "matrix": errors.confusion[np.ix_(keep, keep)].tolist(),
+            "matrix": matrix[np.ix_(keep, keep)].tolist(),
             "rows": "actual",
             "columns": "predicted",
         }

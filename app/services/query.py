@@ -21,6 +21,8 @@ SORT_KEYS: dict[str, str] = {
     "height": "s.height",
     "annotation_count": "s.annotation_count",
 }
+# sort keys of an evaluation run (need eval_run); worst first unless sort_dir=asc is given
+EVAL_SORT_KEYS = ("errors", "worst")
 
 
 class SampleFilters(BaseModel):
@@ -34,6 +36,17 @@ class SampleFilters(BaseModel):
     search: str | None = Field(None, min_length=1, max_length=500, description="file-name substring")
     min_annotations: int | None = Field(None, ge=0)
     max_annotations: int | None = Field(None, ge=0)
+    # evaluation of a prediction run (issue 5): results stored by app/services/evaluation_store.py
+    eval_run: str | None = Field(None, min_length=1, max_length=100, description="prediction run")
+    eval_iou: float = Field(0.5, ge=0.05, le=1.0, description="IoU threshold of the evaluation")
+    has_fp: bool | None = Field(None, description="samples with (true) / without (false) false positives")
+    has_fn: bool | None = Field(None, description="samples with (true) / without (false) missed boxes")
+
+    @model_validator(mode="after")
+    def _eval(self) -> SampleFilters:
+        if (self.has_fp is not None or self.has_fn is not None) and self.eval_run is None:
+            raise ValueError("has_fp / has_fn need eval_run (the prediction run to look at)")
+        return self
 
     @model_validator(mode="after")
     def _range(self) -> SampleFilters:
@@ -52,14 +65,20 @@ class SampleQuery(SampleFilters):
     offset: int = Field(0, ge=0)
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     sort_by: str = "id"
-    sort_dir: Literal["asc", "desc"] = "asc"
+    sort_dir: Literal["asc", "desc"] | None = None  # asc, except errors/worst: desc
 
     @field_validator("sort_by")
     @classmethod
     def _known_sort(cls, value: str) -> str:
-        if value not in SORT_KEYS:
-            raise ValueError(f"unknown sort key {value!r}; use one of {', '.join(SORT_KEYS)}")
+        if value not in SORT_KEYS and value not in EVAL_SORT_KEYS:
+            raise ValueError(f"unknown sort key {value!r}; use one of {', '.join([*SORT_KEYS, *EVAL_SORT_KEYS])}")
         return value
+
+    @model_validator(mode="after")
+    def _eval_sort(self) -> SampleQuery:
+        if self.sort_by in EVAL_SORT_KEYS and self.eval_run is None:
+            raise ValueError(f"sort_by={self.sort_by} needs eval_run (the prediction run to rank by)")
+        return self
 
     def filters(self) -> SampleFilters:
         return SampleFilters(**self.model_dump(include=set(SampleFilters.model_fields)))
@@ -95,10 +114,21 @@ def where(dataset_id: int, f: SampleFilters) -> tuple[str, list[Any]]:
             "GROUP BY t.sample_id HAVING count(DISTINCT t.tag) = ?)"
         )
         params.extend([dataset_id, *tags, len(tags)])
+    if f.eval_run is not None:
+        from app.services.evaluation_store import sample_filter_sql
+
+        more, more_params = sample_filter_sql(dataset_id, f.eval_run, f.eval_iou, f.has_fp, f.has_fn)
+        clauses.extend(more)
+        params.extend(more_params)
     return " AND ".join(clauses), params
 
 
 def order_by(q: SampleQuery) -> str:
+    if q.sort_by in EVAL_SORT_KEYS:
+        from app.services.evaluation_store import sample_sort_expr
+
+        direction = "ASC" if q.sort_dir == "asc" else "DESC"
+        return f"{sample_sort_expr(q.eval_run, q.eval_iou, q.sort_by)} {direction}, s.id"
     direction = "DESC" if q.sort_dir == "desc" else "ASC"
     expr = SORT_KEYS[q.sort_by]
     if expr == "s.id":

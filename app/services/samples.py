@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.db import Database
+from app.services import evaluation_store
 from app.services.datasets import DatasetNotFound, require
 from app.services.query import SampleQuery, order_by, where
 
@@ -14,6 +15,8 @@ class SampleNotFound(LookupError):
 
 
 def list_samples(db: Database, dataset_id: int, q: SampleQuery) -> dict[str, Any]:
+    if q.eval_run is not None:  # results at this IoU are computed once, on first use
+        evaluation_store.ensure_evaluated(db, dataset_id, q.eval_run, q.eval_iou)
     clause, params = where(dataset_id, q.filters())
     with db.cursor() as cur:
         require(cur, dataset_id)
@@ -72,7 +75,7 @@ def sample_row(db: Database, sample_id: int) -> dict[str, Any]:
     return dict(zip(keys, row, strict=True))
 
 
-def get_sample(db: Database, sample_id: int) -> dict[str, Any]:
+def get_sample(db: Database, sample_id: int, eval_iou: float = 0.5) -> dict[str, Any]:
     import json
 
     sample = sample_row(db, sample_id)
@@ -87,6 +90,7 @@ def get_sample(db: Database, sample_id: int) -> dict[str, Any]:
             [sample["dataset_id"], sample_id],
         ).fetchall()
         tags = _tags_of(cur, sample["dataset_id"], [sample_id]).get(sample_id, [])
+        marks = evaluation_store.box_results(cur, sample["dataset_id"], sample_id, None, eval_iou)
     sample.pop("path")
     fields = sample.pop("fields")
     sample["fields"] = json.loads(fields) if fields else {}
@@ -100,6 +104,8 @@ def get_sample(db: Database, sample_id: int) -> dict[str, Any]:
             "iscrowd": bool(r[7]),
             "source": r[8],
             "confidence": r[9],
+            # per prediction run: TP/FP/FN/ignored, error category, matched partner and IoU
+            "evaluation": marks.get(r[0], {}),
         }
         for r in annotations
     ]
