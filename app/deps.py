@@ -7,6 +7,7 @@ from fastapi import Request
 from app.config import Settings
 from app.db import Database
 from app.plugins import PluginRegistry
+from app.services.embeddings.service import EmbeddingService
 from app.services.jobs import JobManager
 
 
@@ -24,3 +25,7 @@ def get_jobs(request: Request) -> JobManager:
 
 def get_plugins(request: Request) -> PluginRegistry:
     return request.app.state.plugins
+
+
+def get_embeddings(request: Request) -> EmbeddingService:
+    return request.app.state.embeddings

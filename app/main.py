@@ -26,6 +26,7 @@ from app.db import Database, DatabaseClosed
 from app.plugins import PluginRegistry
 from app.routers import ROUTERS
 from app.services.datasets import recover_interrupted
+from app.services.embeddings.service import EmbeddingService
 from app.services.jobs import JobManager
 
 log = logging.getLogger("app")
@@ -93,6 +94,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(recover_interrupted, db)  # imports cut off by a crash never committed
     # Services holding resources, closed in reverse order at shutdown (later features append here).
     app.state.services = [jobs]
+    app.state.embeddings = EmbeddingService(db, jobs, settings)
+    app.state.services.append(app.state.embeddings)
     plugins = PluginRegistry.discover(settings.plugin_dir, settings.plugins_enabled)
     app.state.plugins = plugins
     plugins.startup(settings)

@@ -143,6 +143,35 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             """,
         ],
     ),
+    # Version 3: embeddings (issue 4).
+    # - embeddings(dataset_id, sample_id, model, dim, vector, created_at): one L2-normalised vector per
+    #   sample and model. `model` names the model ('efficientnet-lite0' or 'torchscript:<stem>:<sha256/12>')
+    #   so switching models never mixes vectors; a job embeds only samples lacking a row for the model.
+    # - sample_uniqueness(dataset_id, sample_id, model, uniqueness): FiftyOne-style uniqueness in [0, 1]
+    #   from the latest completed embedding run of the dataset (one row per sample), for sort_by=uniqueness.
+    (
+        3,
+        [
+            """
+            CREATE TABLE embeddings (
+                dataset_id  BIGINT NOT NULL,
+                sample_id   BIGINT NOT NULL,
+                model       VARCHAR NOT NULL,
+                dim         INTEGER NOT NULL,
+                vector      FLOAT[] NOT NULL,
+                created_at  TIMESTAMP NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE sample_uniqueness (
+                dataset_id  BIGINT NOT NULL,
+                sample_id   BIGINT NOT NULL,
+                model       VARCHAR NOT NULL,
+                uniqueness  DOUBLE NOT NULL
+            )
+            """,
+        ],
+    ),
     # Version 4: prediction runs and evaluation results (issue 5). Predictions themselves are rows of
     # `annotations` with source = run name and a confidence. Evaluation results are derived data, rebuilt
     # whenever a run is (re)imported, and keyed by (dataset_id, run, iou):

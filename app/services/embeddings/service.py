@@ -1,0 +1,416 @@
+"""Embedding jobs, vectors in DuckDB, and similarity queries over an in-memory index per dataset.
+
+Vectors are written by one background job at a time (the job manager's worker thread) in batches, so a
+cancelled or interrupted run keeps what it finished and a re-run embeds only what is missing. Readers
+get a `VectorIndex` loaded lazily from DuckDB and cached per (dataset, model); a cheap row count tells
+whether the cache is stale (new vectors, or the dataset was deleted). Derived answers (duplicates at a
+threshold, the 2-D projection) are cached on the index object, so they go when the vectors change.
+
+torch runs in the job thread with `torch_threads` intra-op threads; decoding runs on a small thread pool
+(PIL releases the GIL) one batch ahead of inference, and the event loop never runs model code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import torch
+
+from app.config import Settings
+from app.db import Database
+from app.services.embeddings.encoder import (
+    DEFAULT_MODEL_NAME,
+    Encoder,
+    ImageUnreadable,
+    ModelLoadError,
+    decode_bytes,
+    decode_image,
+)
+from app.services.embeddings.index import VectorIndex
+from app.services.jobs import FINAL_STATES, JobCancelled, JobContext, JobFailed, JobManager
+from app.services.paths import PathNotAllowed, resolve_file_in_roots
+
+log = logging.getLogger(__name__)
+
+JOB_KIND = "embeddings"
+BATCH = 16
+FLUSH_EVERY = 256  # vectors per write transaction
+
+
+class NotFound(LookupError):
+    """Unknown dataset or sample (404)."""
+
+
+class NotEmbedded(RuntimeError):
+    """The dataset or sample has no vector for the current model yet (409)."""
+
+
+class ModelUnavailable(RuntimeError):
+    """The configured model cannot be loaded (503); the message says why."""
+
+
+class EmbeddingService:
+    def __init__(self, db: Database, jobs: JobManager, settings: Settings) -> None:
+        self._db = db
+        self._jobs = jobs
+        self._roots = settings.data_roots
+        self._model_path = settings.embedding_model
+        self._threads = settings.torch_threads
+        self._encoder: Encoder | None = None
+        self._encoder_lock = threading.Lock()
+        self._indexes: dict[tuple[int, str], tuple[int, VectorIndex]] = {}
+        self._index_lock = threading.Lock()
+        self._derived: dict[tuple[int, str, str], Any] = {}
+        self._stopping = threading.Event()
+        self._job_ids: set[str] = set()
+        self._decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="datavisor-decode")
+        torch.set_num_threads(self._threads)
+
+    # -- lifecycle ---------------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """Cancel our jobs (the job manager joins its worker after us) and drop the decoder threads."""
+        self._stopping.set()
+        for job in self._active_jobs():
+            self._jobs.cancel(job["id"])
+        self._decoders.shutdown(wait=False, cancel_futures=True)
+        self._indexes.clear()
+        self._derived.clear()
+
+    def _active_jobs(self, dataset_id: int | None = None) -> list[dict[str, Any]]:
+        active = []
+        for job_id in list(self._job_ids):
+            job = self._jobs.get(job_id)
+            if job is None or job["state"] in FINAL_STATES:
+                self._job_ids.discard(job_id)
+            elif dataset_id is None or job["dataset_id"] == dataset_id:
+                active.append(job)
+        return active
+
+    # -- the model -----------------------------------------------------------------------------------------
+    @property
+    def model_name(self) -> str:
+        return self.encoder().name if self._model_path else DEFAULT_MODEL_NAME
+
+    def encoder(self) -> Encoder:
+        with self._encoder_lock:
+            if self._encoder is None:
+                started = time.perf_counter()
+                try:
+                    self._encoder = Encoder.from_settings(self._model_path)
+                except ModelLoadError as error:
+                    raise ModelUnavailable(str(error)) from error
+                log.info(
+                    "embedding model %s loaded (dim %d, %d torch thread(s)) in %.2f s",
+                    self._encoder.name,
+                    self._encoder.dim,
+                    self._threads,
+                    time.perf_counter() - started,
+                )
+            return self._encoder
+
+    # -- jobs --------------------------------------------------------------------------------------------
+    def start(self, dataset_id: int) -> str:
+        """Queue an embedding run for the dataset (or return the one already queued/running)."""
+        self._require_dataset(dataset_id)
+        running = self._active_jobs(dataset_id)
+        if running:
+            return running[0]["id"]
+        model = self.model_name
+        job = self._jobs.submit(
+            JOB_KIND, lambda ctx: self._run(ctx, dataset_id), dataset_id=dataset_id, params={"model": model}
+        )
+        self._job_ids.add(job.id)
+        return job.id
+
+    def cancel(self, dataset_id: int) -> list[str]:
+        self._require_dataset(dataset_id)
+        cancelled = []
+        for job in self._active_jobs(dataset_id):
+            self._jobs.cancel(job["id"])
+            cancelled.append(job["id"])
+        return cancelled
+
+    def _run(self, ctx: JobContext, dataset_id: int) -> dict[str, Any]:
+        try:
+            encoder = self.encoder()
+        except ModelUnavailable as error:
+            raise JobFailed(str(error)) from None
+        with self._db.cursor() as cur:
+            todo = cur.execute(
+                "SELECT s.id, s.path FROM samples s WHERE s.dataset_id = ? AND NOT EXISTS "
+                "(SELECT 1 FROM embeddings e WHERE e.dataset_id = s.dataset_id AND e.sample_id = s.id "
+                "AND e.model = ?) ORDER BY s.id",
+                [dataset_id, encoder.name],
+            ).fetchall()
+        total = len(todo)
+        ctx.progress(0, total, f"embedding {total} sample(s) with {encoder.name}")
+        done = embedded = 0
+        skipped: list[int] = []
+        pending_ids: list[int] = []
+        pending_vecs: list[np.ndarray] = []
+        started = time.perf_counter()
+
+        def flush() -> None:
+            nonlocal embedded
+            if pending_ids:
+                self._write_vectors(dataset_id, encoder, pending_ids, np.concatenate(pending_vecs))
+                embedded += len(pending_ids)
+                pending_ids.clear()
+                pending_vecs.clear()
+
+        batches = [todo[i : i + BATCH] for i in range(0, total, BATCH)]
+        ahead = self._decode_batch(batches[0]) if batches else None
+        try:
+            for b in range(len(batches)):
+                if self._stopping.is_set():
+                    raise JobCancelled()
+                ctx.check_cancelled()
+                assert ahead is not None
+                ids, pixels, bad = self._gather(ahead)
+                ahead = self._decode_batch(batches[b + 1]) if b + 1 < len(batches) else None
+                skipped.extend(bad)
+                if ids:
+                    pending_ids.extend(ids)
+                    pending_vecs.append(encoder.embed(pixels))
+                done += len(batches[b])
+                if len(pending_ids) >= FLUSH_EVERY:
+                    flush()
+                rate = done / max(time.perf_counter() - started, 1e-6)
+                ctx.progress(done, total, f"embedded {done}/{total} ({rate:.1f} images/s)")
+        except JobCancelled:
+            for _, future in ahead or []:
+                future.cancel()
+            flush()  # keep finished work: a re-run continues from here
+            raise
+        flush()
+        with self._db.cursor() as cur:
+            have = cur.execute(
+                "SELECT count(*) FROM sample_uniqueness WHERE dataset_id = ? AND model = ?",
+                [dataset_id, encoder.name],
+            ).fetchone()[0]
+        index = self.index(dataset_id, encoder.name)
+        if embedded or have != len(index):
+            ctx.progress(done, total, "computing uniqueness")
+            self._write_uniqueness(dataset_id, encoder.name, index)
+        seconds = time.perf_counter() - started
+        return {
+            "model": encoder.name,
+            "dim": encoder.dim,
+            "embedded": embedded,
+            "skipped": len(skipped),
+            "skipped_sample_ids": skipped[:100],
+            "vectors": len(index),
+            "seconds": round(seconds, 3),
+        }
+
+    def _decode_batch(self, rows: list[tuple[int, str]]) -> list[tuple[int, Future]]:
+        """Start decoding a batch on the decoder threads; `_gather` collects it."""
+
+        def one(path: str) -> np.ndarray | None:
+            try:
+                return decode_image(resolve_file_in_roots(Path(path), self._roots))
+            except (ImageUnreadable, PathNotAllowed, OSError) as error:
+                log.warning("cannot embed %s: %s", path, error)
+                return None
+
+        return [(sid, self._decoders.submit(one, path)) for sid, path in rows]
+
+    @staticmethod
+    def _gather(futures: list[tuple[int, Future]]) -> tuple[list[int], np.ndarray | None, list[int]]:
+        ids, images, bad = [], [], []
+        for sid, future in futures:
+            image = future.result()
+            if image is None:
+                bad.append(sid)
+            else:
+                ids.append(sid)
+                images.append(image)
+        return ids, (np.stack(images) if images else None), bad
+
+    def _write_vectors(self, dataset_id: int, encoder: Encoder, ids: list[int], vectors: np.ndarray) -> None:
+        n, dim = vectors.shape
+        flat = pa.array(np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1))
+        table = pa.table(
+            {
+                "dataset_id": pa.array(np.full(n, dataset_id, dtype=np.int64)),
+                "sample_id": pa.array(np.asarray(ids, dtype=np.int64)),
+                "model": pa.array([encoder.name] * n, type=pa.string()),
+                "dim": pa.array(np.full(n, dim, dtype=np.int32)),
+                "vector": pa.ListArray.from_arrays(pa.array(np.arange(0, (n + 1) * dim, dim, dtype=np.int32)), flat),
+                "created_at": pa.array([datetime.now(UTC).replace(tzinfo=None)] * n, type=pa.timestamp("us")),
+            }
+        )
+        with self._db.write() as cur:
+            cur.register("_new_vectors", table)
+            try:
+                cur.execute(
+                    "INSERT INTO embeddings (dataset_id, sample_id, model, dim, vector, created_at) "
+                    "SELECT dataset_id, sample_id, model, dim, vector, created_at FROM _new_vectors"
+                )
+            finally:
+                cur.unregister("_new_vectors")
+
+    def _write_uniqueness(self, dataset_id: int, model: str, index: VectorIndex) -> None:
+        scores = index.uniqueness()
+        table = pa.table(
+            {
+                "dataset_id": pa.array(np.full(len(index), dataset_id, dtype=np.int64)),
+                "sample_id": pa.array(index.ids),
+                "model": pa.array([model] * len(index), type=pa.string()),
+                "uniqueness": pa.array(scores.astype(np.float64)),
+            }
+        )
+        with self._db.write() as cur:
+            cur.execute("DELETE FROM sample_uniqueness WHERE dataset_id = ?", [dataset_id])
+            cur.register("_uniqueness", table)
+            try:
+                cur.execute(
+                    "INSERT INTO sample_uniqueness (dataset_id, sample_id, model, uniqueness) "
+                    "SELECT dataset_id, sample_id, model, uniqueness FROM _uniqueness"
+                )
+            finally:
+                cur.unregister("_uniqueness")
+
+    # -- the index ------------------------------------------------------------------------------------------
+    def index(self, dataset_id: int, model: str | None = None) -> VectorIndex:
+        model = model or self.model_name
+        with self._db.cursor() as cur:
+            count = cur.execute(
+                "SELECT count(*) FROM embeddings WHERE dataset_id = ? AND model = ?", [dataset_id, model]
+            ).fetchone()[0]
+        key = (dataset_id, model)
+        with self._index_lock:
+            cached = self._indexes.get(key)
+            if cached is not None and cached[0] == count:
+                return cached[1]
+            started = time.perf_counter()
+            with self._db.cursor() as cur:
+                arrow = cur.execute(
+                    "SELECT sample_id, vector FROM embeddings WHERE dataset_id = ? AND model = ? ORDER BY sample_id",
+                    [dataset_id, model],
+                ).to_arrow_table()
+            ids = arrow.column("sample_id").to_numpy()
+            vectors_col = arrow.column("vector").combine_chunks()
+            if len(ids):
+                flat = vectors_col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+                vectors = flat.reshape(len(ids), -1)
+            else:
+                vectors = np.zeros((0, 0), dtype=np.float32)
+            index = VectorIndex(ids, vectors, model)
+            self._indexes[key] = (len(ids), index)
+            for derived_key in [k for k in self._derived if k[:2] == key]:
+                del self._derived[derived_key]
+            log.info(
+                "loaded %d vectors of dataset %d (%s) in %.3f s",
+                len(ids),
+                dataset_id,
+                model,
+                time.perf_counter() - started,
+            )
+            return index
+
+    def _embedded_index(self, dataset_id: int) -> VectorIndex:
+        index = self.index(dataset_id)
+        if len(index) == 0:
+            raise NotEmbedded(
+                f"dataset {dataset_id} has no embeddings for model {self.model_name}; "
+                f"POST /datasets/{dataset_id}/embeddings first"
+            )
+        return index
+
+    def _require_dataset(self, dataset_id: int) -> None:
+        with self._db.cursor() as cur:
+            if cur.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset_id]).fetchone() is None:
+                raise NotFound(f"dataset {dataset_id} not found")
+
+    # -- queries --------------------------------------------------------------------------------------------
+    def similar_to_sample(self, sample_id: int, k: int) -> list[dict[str, Any]]:
+        with self._db.cursor() as cur:
+            row = cur.execute("SELECT dataset_id FROM samples WHERE id = ?", [sample_id]).fetchone()
+        if row is None:
+            raise NotFound(f"sample {sample_id} not found")
+        index = self._embedded_index(int(row[0]))
+        pos = index.position(sample_id)
+        if pos is None:
+            raise NotEmbedded(
+                f"sample {sample_id} has no embedding for model {index.model} (unreadable image, or added "
+                f"after the last run); POST /datasets/{row[0]}/embeddings"
+            )
+        return _hits(index.top_k(index.vectors[pos], k, exclude=pos))
+
+    def similar_to_image(self, dataset_id: int, data: bytes, k: int) -> list[dict[str, Any]]:
+        self._require_dataset(dataset_id)
+        pixels = decode_bytes(data)  # before the index: a bad upload is the client's error either way
+        index = self._embedded_index(dataset_id)
+        query = self.encoder().embed(pixels[None])[0]
+        return _hits(index.top_k(query, k))
+
+    def duplicates(self, dataset_id: int, threshold: float) -> dict[str, Any]:
+        self._require_dataset(dataset_id)
+        index = self._embedded_index(dataset_id)
+        key = (dataset_id, index.model, f"duplicates:{threshold!r}")
+        groups = self._derived.get(key)
+        if groups is None or groups[0] is not index:
+            started = time.perf_counter()
+            groups = (index, index.duplicate_groups(threshold))
+            log.info(
+                "near-duplicates of dataset %d at %.3f over %d vectors in %.2f s",
+                dataset_id,
+                threshold,
+                len(index),
+                time.perf_counter() - started,
+            )
+            self._derived[key] = groups
+        return {
+            "model": index.model,
+            "threshold": threshold,
+            "samples": len(index),
+            "groups": [{"sample_ids": g, "size": len(g)} for g in groups[1]],
+        }
+
+    def projection(self, dataset_id: int) -> dict[str, Any]:
+        self._require_dataset(dataset_id)
+        index = self._embedded_index(dataset_id)
+        key = (dataset_id, index.model, "projection")
+        cached = self._derived.get(key)
+        if cached is None or cached[0] is not index:
+            cached = (index, index.projection())
+            self._derived[key] = cached
+        coords = cached[1]
+        return {
+            "model": index.model,
+            "method": "pca",
+            "points": [
+                {"sample_id": int(s), "x": float(x), "y": float(y)}
+                for s, (x, y) in zip(index.ids.tolist(), coords.tolist(), strict=True)
+            ],
+        }
+
+    def status(self, dataset_id: int) -> dict[str, Any]:
+        self._require_dataset(dataset_id)
+        with self._db.cursor() as cur:
+            samples = cur.execute("SELECT count(*) FROM samples WHERE dataset_id = ?", [dataset_id]).fetchone()[0]
+            models = cur.execute(
+                "SELECT model, any_value(dim), count(*) FROM embeddings WHERE dataset_id = ? GROUP BY model "
+                "ORDER BY model",
+                [dataset_id],
+            ).fetchall()
+        return {
+            "dataset_id": dataset_id,
+            "model": self.model_name,
+            "samples": int(samples),
+            "models": [{"model": m, "dim": int(d), "vectors": int(c)} for m, d, c in models],
+            "jobs": self._active_jobs(dataset_id),
+        }
+
+
+def _hits(pairs: list[tuple[int, float]]) -> list[dict[str, Any]]:
+    return [{"sample_id": sid, "score": round(score, 6)} for sid, score in pairs]

@@ -1,0 +1,281 @@
+"""Embeddings and similarity against a real server, the real EfficientNet-Lite0 and real photos.
+
+The dataset: photos from scikit-image, each with a resized, a recompressed and a slightly cropped copy,
+plus two photos without copies. Measured with this model: copies of one photo score 0.85-0.999
+against each other, different photos at most ~0.5, so 0.8 separates them with a wide margin.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from skimage import data
+
+from tests.datasets_fixtures import import_dataset, wait_job
+
+PHOTOS = ["chelsea", "coffee", "astronaut", "rocket", "retina", "hubble_deep_field", "immunohistochemistry", "camera"]
+SINGLES = ["coins", "brick"]
+THRESHOLD = 0.8
+
+
+def _array(name: str) -> np.ndarray:
+    array = getattr(data, name)()
+    if array.ndim == 2:
+        array = np.stack([array] * 3, axis=-1)
+    return array[..., :3]
+
+
+def _crop(image: Image.Image, share: float) -> Image.Image:
+    w, h = image.size
+    return image.crop((int(w * share), int(h * share), int(w * (1 - share)), int(h * (1 - share))))
+
+
+def _recompressed(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buffer.getvalue()))
+
+
+def make_photo_dataset(root: Path) -> dict[str, list[str]]:
+    """root/photos/<name>_{orig,half,q25,crop}.jpg; returns name -> file names (original first)."""
+    folder = root / "photos"
+    folder.mkdir(parents=True)
+    groups: dict[str, list[str]] = {}
+    for name in PHOTOS + SINGLES:
+        image = Image.fromarray(_array(name))
+        w, h = image.size
+        variants = {"orig": image}
+        if name in PHOTOS:
+            variants |= {
+                "half": image.resize((w // 2, h // 2), Image.BICUBIC),
+                "q25": _recompressed(image, 25),
+                "crop": _crop(image, 0.05),
+            }
+        groups[name] = []
+        for kind, variant in variants.items():
+            file_name = f"{name}_{kind}.jpg"
+            variant.convert("RGB").save(folder / file_name, "JPEG", quality=90)
+            groups[name].append(file_name)
+    return groups
+
+
+def sample_ids(client: httpx.Client, dataset_id: int) -> dict[str, int]:
+    body = client.get(f"/datasets/{dataset_id}/samples", params={"limit": 500}).json()
+    return {Path(item["file_name"]).name: item["id"] for item in body["items"]}
+
+
+def embed(client: httpx.Client, dataset_id: int, timeout: float = 180.0) -> dict:
+    response = client.post(f"/datasets/{dataset_id}/embeddings")
+    assert response.status_code == 202, response.text
+    job = wait_job(client, response.json()["job_id"], timeout=timeout)
+    assert job["state"] == "succeeded", job
+    return job
+
+
+@pytest.fixture
+def photo_server(server):
+    groups = make_photo_dataset(server.state_dir / "datasets" / "photos")
+    with server.client() as client:
+        job = import_dataset(client, "photos", "photos", fmt="folders")
+        assert job["state"] == "succeeded", job
+        dataset_id = job["dataset_id"]
+        ids = sample_ids(client, dataset_id)
+    return server, dataset_id, groups, ids
+
+
+def test_copies_find_their_original_and_group_as_duplicates(photo_server) -> None:
+    server, dataset_id, groups, ids = photo_server
+    with server.client() as client:
+        assert client.get(f"/samples/{ids['chelsea_orig.jpg']}/similar").status_code == 409  # not embedded yet
+        job = embed(client, dataset_id)
+        assert job["result"]["embedded"] == len(ids) == 34
+        assert job["result"]["model"] == "efficientnet-lite0" and job["result"]["dim"] == 1280
+
+        for name, files in groups.items():
+            original = ids[files[0]]
+            for copy in files[1:]:
+                hits = client.get(f"/samples/{ids[copy]}/similar", params={"k": 3}).json()
+                assert len(hits) == 3
+                assert original in [h["sample_id"] for h in hits], (name, copy, hits)
+                assert ids[copy] not in [h["sample_id"] for h in hits]
+                scores = [h["score"] for h in hits]
+                assert scores == sorted(scores, reverse=True)
+
+        body = client.get(f"/datasets/{dataset_id}/duplicates", params={"threshold": THRESHOLD}).json()
+        found = sorted(sorted(g["sample_ids"]) for g in body["groups"])
+        expected = sorted(sorted(ids[f] for f in groups[name]) for name in PHOTOS)
+        assert found == expected
+        assert body["samples"] == 34 and body["threshold"] == THRESHOLD
+
+        # every sample has a neighbour list of the requested length, best first, itself excluded
+        hits = client.get(f"/samples/{ids['coins_orig.jpg']}/similar", params={"k": 50}).json()
+        assert len(hits) == 33 and ids["coins_orig.jpg"] not in [h["sample_id"] for h in hits]
+
+
+def test_upload_uniqueness_projection_and_rerun(photo_server) -> None:
+    server, dataset_id, groups, ids = photo_server
+    with server.client() as client:
+        embed(client, dataset_id)
+
+        # a picture that is not in the dataset: another crop of the cat, another size, PNG
+        upload = io.BytesIO()
+        _crop(Image.fromarray(_array("chelsea")), 0.08).resize((300, 200)).save(upload, "PNG")
+        response = client.post(
+            f"/datasets/{dataset_id}/similar",
+            params={"k": 4},
+            files={"image": ("cat.png", upload.getvalue(), "image/png")},
+        )
+        assert response.status_code == 200, response.text
+        assert {h["sample_id"] for h in response.json()} == {ids[f] for f in groups["chelsea"]}
+
+        # photos without copies are the most unique ones
+        page = client.get(
+            f"/datasets/{dataset_id}/samples", params={"sort_by": "uniqueness", "sort_dir": "desc", "limit": 2}
+        ).json()
+        assert {Path(item["file_name"]).name for item in page["items"]} == {f"{n}_orig.jpg" for n in SINGLES}
+
+        projection = client.get(f"/datasets/{dataset_id}/projection").json()
+        points = {p["sample_id"]: (p["x"], p["y"]) for p in projection["points"]}
+        assert set(points) == set(ids.values())
+        assert client.get(f"/datasets/{dataset_id}/projection").json() == projection  # cached, stable
+        # copies of one photo land closer to each other than to the other photos
+        cat = np.array([points[ids[f]] for f in groups["chelsea"]])
+        others = np.array([points[ids[f]] for n in PHOTOS[1:] for f in groups[n]])
+        spread = np.linalg.norm(cat - cat.mean(0), axis=1).max()
+        assert np.linalg.norm(others - cat.mean(0), axis=1).mean() > spread
+
+        # a second run finds nothing to do
+        again = embed(client, dataset_id)
+        assert again["result"]["embedded"] == 0 and again["result"]["vectors"] == 34
+
+
+def test_bad_inputs_get_clear_errors(photo_server) -> None:
+    server, dataset_id, groups, ids = photo_server
+    with server.client() as client:
+        some = ids["chelsea_orig.jpg"]
+        # not embedded yet: 409 says what to do
+        response = client.get(f"/datasets/{dataset_id}/duplicates")
+        assert response.status_code == 409 and "embeddings" in response.json()["detail"]
+        embed(client, dataset_id)
+        response = client.get("/samples/987654321/similar")
+        assert response.status_code == 404 and "not found" in response.json()["detail"]
+        for k in (0, -1, 1001, "many"):
+            assert client.get(f"/samples/{some}/similar", params={"k": k}).status_code == 422
+        for path in ("/datasets/424242/embeddings", "/datasets/424242/similar"):
+            assert client.post(path, files={"image": ("x.png", b"x", "image/png")}).status_code == 404
+        assert client.get("/datasets/424242/duplicates").status_code == 404
+        assert client.get("/datasets/424242/projection").status_code == 404
+        assert client.get(f"/datasets/{dataset_id}/duplicates", params={"threshold": 1.5}).status_code == 422
+        response = client.post(
+            f"/datasets/{dataset_id}/similar", files={"image": ("notes.txt", b"just some text\n", "text/plain")}
+        )
+        assert response.status_code == 422 and "not a readable image" in response.json()["detail"]
+        assert client.post(f"/datasets/{dataset_id}/similar").status_code == 422  # no file at all
+        response = client.post(f"/datasets/{dataset_id}/similar", files={"image": ("empty.jpg", b"", "image/jpeg")})
+        assert response.status_code == 422 and "empty" in response.json()["detail"]
+
+
+def _noise_dataset(root: Path, n: int) -> None:
+    rng = np.random.default_rng(7)
+    folder = root / "noise"
+    folder.mkdir(parents=True)
+    base = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    for i in range(n):
+        tile = np.roll(base, i, axis=1) ^ np.uint8(i % 251)
+        Image.fromarray(tile).resize((640, 480), Image.NEAREST).save(folder / f"{i:04d}.jpg", quality=85)
+
+
+def test_cancel_keeps_finished_vectors_and_rerun_embeds_the_rest(server) -> None:
+    n = 400
+    _noise_dataset(server.state_dir / "datasets" / "noise", n)
+    with server.client() as client:
+        dataset_id = import_dataset(client, "noise", "noise", fmt="folders")["dataset_id"]
+        job_id = client.post(f"/datasets/{dataset_id}/embeddings").json()["job_id"]
+        # a second POST while it runs hands back the same job
+        assert client.post(f"/datasets/{dataset_id}/embeddings").json()["job_id"] == job_id
+        deadline = time.monotonic() + 120
+        while client.get(f"/jobs/{job_id}").json()["done"] < 32:
+            assert time.monotonic() < deadline, "the job made no progress"
+            time.sleep(0.05)
+        assert client.delete(f"/datasets/{dataset_id}/embeddings").json() == {"cancelled": [job_id]}
+        job = wait_job(client, job_id)
+        assert job["state"] == "cancelled" and job["done"] < n
+        status = client.get(f"/datasets/{dataset_id}/embeddings").json()
+        kept = status["models"][0]["vectors"]
+        assert 0 < kept < n and status["jobs"] == []
+
+        second = client.post(f"/datasets/{dataset_id}/embeddings").json()["job_id"]
+        assert client.delete(f"/jobs/{second}").json()["id"] == second  # the generic job route cancels too
+        assert wait_job(client, second)["state"] == "cancelled"
+
+        kept = client.get(f"/datasets/{dataset_id}/embeddings").json()["models"][0]["vectors"]
+        rest = embed(client, dataset_id)
+        assert rest["total"] == rest["result"]["embedded"] == n - kept  # only what was missing
+        assert client.get(f"/datasets/{dataset_id}/embeddings").json()["models"][0]["vectors"] == n
+
+
+def test_vectors_survive_a_restart(server_factory, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = server_factory(state_dir=state)
+    (state / "datasets").mkdir(parents=True)
+    groups = make_photo_dataset(state / "datasets" / "photos")
+    with first, first.client() as client:
+        dataset_id = import_dataset(client, "photos", "photos", fmt="folders")["dataset_id"]
+        ids = sample_ids(client, dataset_id)
+        embed(client, dataset_id)
+        before = client.get(f"/samples/{ids['coffee_half.jpg']}/similar", params={"k": 5}).json()
+    second = server_factory(state_dir=state)
+    with second, second.client() as client:
+        status = client.get(f"/datasets/{dataset_id}/embeddings").json()
+        assert status["models"] == [{"model": "efficientnet-lite0", "dim": 1280, "vectors": 34}]
+        assert client.get(f"/samples/{ids['coffee_half.jpg']}/similar", params={"k": 5}).json() == before
+        assert ids[groups["coffee"][0]] in [h["sample_id"] for h in before[:3]]
+        again = embed(client, dataset_id)
+        assert again["result"]["embedded"] == 0
+
+
+def test_bring_your_own_torchscript_model_of_another_dimension(server_factory, tmp_path: Path) -> None:
+    # A colour-histogram-like model: 48 numbers per image, nothing like the default 1280.
+    module = torch.nn.Sequential(torch.nn.AvgPool2d(28), torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, 48))
+    torch.manual_seed(0)
+    model_path = tmp_path / "my-model.pt"
+    torch.jit.script(module.eval()).save(str(model_path))
+    state = tmp_path / "state"
+    (state / "datasets").mkdir(parents=True)
+    groups = make_photo_dataset(state / "datasets" / "photos")
+    srv = server_factory(state_dir=state, embedding_model=str(model_path), torch_threads=1)
+    with srv, srv.client() as client:
+        dataset_id = import_dataset(client, "photos", "photos", fmt="folders")["dataset_id"]
+        ids = sample_ids(client, dataset_id)
+        job = embed(client, dataset_id)
+        assert job["result"]["dim"] == 48 and job["result"]["model"].startswith("torchscript:my-model:")
+        status = client.get(f"/datasets/{dataset_id}/embeddings").json()
+        assert status["models"][0]["dim"] == 48 and status["models"][0]["vectors"] == 34
+        hits = client.get(f"/samples/{ids['chelsea_q25.jpg']}/similar", params={"k": 3}).json()
+        assert len(hits) == 3 and ids["chelsea_q25.jpg"] not in [h["sample_id"] for h in hits]
+        upload = io.BytesIO()
+        Image.fromarray(_array("rocket")).save(upload, "JPEG")
+        response = client.post(f"/datasets/{dataset_id}/similar", files={"image": ("r.jpg", upload.getvalue())})
+        assert response.status_code == 200 and len(response.json()) == 20
+        assert response.json()[0]["sample_id"] in {ids[f] for f in groups["rocket"]}
+
+
+def test_a_broken_model_file_fails_the_job_with_a_reason(server_factory, tmp_path: Path) -> None:
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(b"not a torchscript archive")
+    state = tmp_path / "state"
+    (state / "datasets").mkdir(parents=True)
+    make_photo_dataset(state / "datasets" / "photos")
+    srv = server_factory(state_dir=state, embedding_model=str(bad))
+    with srv, srv.client() as client:
+        assert client.get("/health").status_code == 200  # browsing still works
+        dataset_id = import_dataset(client, "photos", "photos", fmt="folders")["dataset_id"]
+        response = client.post(f"/datasets/{dataset_id}/embeddings")
+        assert response.status_code == 503 and "broken.pt" in response.json()["detail"]
