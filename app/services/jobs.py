@@ -15,10 +15,13 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import duckdb
 
 from app.db import Database, DatabaseClosed
 
@@ -53,6 +56,15 @@ class Job:
     finished_at: datetime | None = None
     version: int = 0
     cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
+    cancel_hooks: list[Callable[[], object]] = field(default_factory=list, repr=False)
+
+    def request_cancel(self) -> None:
+        self.cancel_event.set()
+        for hook in list(self.cancel_hooks):
+            try:
+                hook()
+            except Exception:  # noqa: BLE001 - a hook that fails must not stop the cancellation
+                log.debug("cancel hook of job %s failed", self.id, exc_info=True)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -85,6 +97,16 @@ class JobContext:
     def check_cancelled(self) -> None:
         if self.job.cancel_event.is_set():
             raise JobCancelled()
+
+    @contextmanager
+    def interruptible(self, conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Cancelling the job interrupts `conn`'s running query (e.g. a private in-memory parser database)."""
+        self.job.cancel_hooks.append(conn.interrupt)
+        try:
+            self.check_cancelled()
+            yield conn
+        finally:
+            self.job.cancel_hooks.remove(conn.interrupt)
 
     def progress(self, done: int | None = None, total: int | None = None, message: str | None = None) -> None:
         self.check_cancelled()
@@ -119,7 +141,7 @@ class JobManager:
         with self._lock:
             pending = [job for job in self._jobs.values() if job.state not in FINAL_STATES]
         for job in pending:
-            job.cancel_event.set()
+            job.request_cancel()
         self._queue.put(None)
         if self._worker is not None:
             self._worker.join(timeout)
@@ -128,6 +150,20 @@ class JobManager:
         for job in pending:
             if job.state not in FINAL_STATES:
                 self._finish(job, FAILED, error="interrupted: the server is shutting down")
+
+    def join(self, timeout: float) -> bool:
+        """Wait for the worker thread to end (after the database closed, its next query fails fast).
+
+        The process must not exit while the worker is inside native code (DuckDB, Arrow): Python would
+        tear the thread down mid-call and the C++ runtime aborts the process.
+        """
+        if self._worker is None:
+            return True
+        self._worker.join(timeout)
+        if self._worker.is_alive():
+            log.error("job worker did not stop within %.0f s after the database closed", timeout)
+            return False
+        return True
 
     # -- API ---------------------------------------------------------------------------------------------
     def submit(
@@ -183,7 +219,7 @@ class JobManager:
         if job is None:
             return self.get(job_id)
         if job.state not in FINAL_STATES:
-            job.cancel_event.set()
+            job.request_cancel()
             if job.state == QUEUED:
                 self._finish(job, CANCELLED, message="cancelled before it started")
         return job.public()
