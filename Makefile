@@ -71,3 +71,21 @@ clean: ## remove .venv, build output and caches (keeps ./data)
 .PHONY: bench-stop
 bench-stop: venv ## print SIGTERM-to-exit seconds: idle, and with ~300 MB of WAL
 	$(VENV)/bin/python bench/stop_time.py
+
+# --- Backend image (Dockerfile.backend) ----------------------------------------------------------------
+PROJECT_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE           ?= datavisor-backend:$(PROJECT_VERSION)
+TEST_IMAGE      ?= datavisor-backend:test
+# BuildKit when the buildx plugin is there, the classic builder otherwise (the Dockerfile needs neither).
+# Recursive on purpose: the shell evaluates it in the image recipes only.
+DOCKER_BUILDKIT ?= $$(docker buildx version >/dev/null 2>&1 && echo 1 || echo 0)
+
+.PHONY: image
+image: ## build the backend image the production way (python:3.14-slim, uv from ghcr.io, PyPI + PyTorch CPU index)
+	DOCKER_BUILDKIT=$(DOCKER_BUILDKIT) docker build -f Dockerfile.backend -t $(IMAGE) --build-arg TORCH_INDEX=$(TORCH_INDEX) .
+
+.PHONY: image-test
+image-test: | $(UV) ## build the image offline (Debian stand-in bases, local wheelhouse) and prove health, stop, data
+	DOCKER_BUILDKIT=$(DOCKER_BUILDKIT) UV=$(UV) UV_VERSION=$(UV_VERSION) TORCH_VERSION=$(TORCH_VERSION) \
+	TORCH_WHEELS=$(TORCH_WHEELS) TORCH_INDEX=$(TORCH_INDEX) PYTHON=$(PYTHON) tests/image/build_offline.sh $(TEST_IMAGE)
+	$(PYTHON) tests/image/check_image.py $(TEST_IMAGE)
