@@ -19,6 +19,7 @@ from PIL import Image
 from skimage import data
 
 from tests.datasets_fixtures import import_dataset, wait_job
+from tests.server import Server
 
 PHOTOS = ["chelsea", "coffee", "astronaut", "rocket", "retina", "hubble_deep_field", "immunohistochemistry", "camera"]
 SINGLES = ["coins", "brick"]
@@ -79,22 +80,24 @@ def embed(client: httpx.Client, dataset_id: int, timeout: float = 180.0) -> dict
     return job
 
 
-@pytest.fixture
-def photo_server(server):
-    groups = make_photo_dataset(server.state_dir / "datasets" / "photos")
-    with server.client() as client:
-        job = import_dataset(client, "photos", "photos", fmt="folders")
-        assert job["state"] == "succeeded", job
-        dataset_id = job["dataset_id"]
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """One server for the photo tests: dataset `embedded` (embedded once) and `raw` (never embedded)."""
+    state = tmp_path_factory.mktemp("embeddings") / "state"
+    groups = make_photo_dataset(state / "datasets" / "photos")
+    server = Server(state)
+    with server, server.client() as client:
+        raw = import_dataset(client, "raw", "photos", fmt="folders")["dataset_id"]
+        dataset_id = import_dataset(client, "photos", "photos", fmt="folders")["dataset_id"]
         ids = sample_ids(client, dataset_id)
-    return server, dataset_id, groups, ids
-
-
-def test_copies_find_their_original_and_group_as_duplicates(photo_server) -> None:
-    server, dataset_id, groups, ids = photo_server
-    with server.client() as client:
         assert client.get(f"/samples/{ids['chelsea_orig.jpg']}/similar").status_code == 409  # not embedded yet
         job = embed(client, dataset_id)
+        yield server, dataset_id, groups, ids, job, raw
+
+
+def test_copies_find_their_original_and_group_as_duplicates(photos) -> None:
+    server, dataset_id, groups, ids, job, _ = photos
+    with server.client() as client:
         assert job["result"]["embedded"] == len(ids) == 34
         assert job["result"]["model"] == "efficientnet-lite0" and job["result"]["dim"] == 1280
 
@@ -119,11 +122,9 @@ def test_copies_find_their_original_and_group_as_duplicates(photo_server) -> Non
         assert len(hits) == 33 and ids["coins_orig.jpg"] not in [h["sample_id"] for h in hits]
 
 
-def test_upload_uniqueness_projection_and_rerun(photo_server) -> None:
-    server, dataset_id, groups, ids = photo_server
+def test_upload_uniqueness_projection_and_rerun(photos) -> None:
+    server, dataset_id, groups, ids, _, _ = photos
     with server.client() as client:
-        embed(client, dataset_id)
-
         # a picture that is not in the dataset: another crop of the cat, another size, PNG
         upload = io.BytesIO()
         _crop(Image.fromarray(_array("chelsea")), 0.08).resize((300, 200)).save(upload, "PNG")
@@ -156,14 +157,14 @@ def test_upload_uniqueness_projection_and_rerun(photo_server) -> None:
         assert again["result"]["embedded"] == 0 and again["result"]["vectors"] == 34
 
 
-def test_bad_inputs_get_clear_errors(photo_server) -> None:
-    server, dataset_id, groups, ids = photo_server
+def test_bad_inputs_get_clear_errors(photos) -> None:
+    server, dataset_id, groups, ids, _, raw = photos
     with server.client() as client:
         some = ids["chelsea_orig.jpg"]
         # not embedded yet: 409 says what to do
-        response = client.get(f"/datasets/{dataset_id}/duplicates")
-        assert response.status_code == 409 and "embeddings" in response.json()["detail"]
-        embed(client, dataset_id)
+        for path in (f"/datasets/{raw}/duplicates", f"/datasets/{raw}/projection"):
+            response = client.get(path)
+            assert response.status_code == 409 and f"POST /datasets/{raw}/embeddings" in response.json()["detail"]
         response = client.get("/samples/987654321/similar")
         assert response.status_code == 404 and "not found" in response.json()["detail"]
         for k in (0, -1, 1001, "many"):
