@@ -31,6 +31,9 @@ from app.services.jobs import JobManager
 
 log = logging.getLogger("app")
 
+# After the checkpoint, a job still inside native code gets this long to notice the closed database.
+JOB_JOIN_SECONDS = 15.0
+
 CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 CORS_HEADERS = ["Accept", "Authorization", "Content-Type", "Last-Event-ID", "X-Requested-With"]
 
@@ -120,6 +123,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             except Exception:  # noqa: BLE001 - one failing service must not skip the checkpoint
                 log.exception("service %s failed to shut down", type(service).__name__)
         await run_in_threadpool(db.close)
+        await run_in_threadpool(jobs.join, JOB_JOIN_SECONDS)
         log.info("shutdown complete in %.3f s", time.perf_counter() - started)
 
 
