@@ -23,8 +23,9 @@ from app.db import Database
 from app.ingest import IngestError, ParsedDataset
 from app.ingest import detect as detection
 from app.plugins import IngestContext, PluginRegistry, Sample
+from app.services import summary
 from app.services.ids import allocate
-from app.services.jobs import JobContext, JobFailed, JobManager
+from app.services.jobs import JobCancelled, JobContext, JobFailed, JobManager
 from app.services.paths import resolve_in_roots
 
 log = logging.getLogger(__name__)
@@ -135,9 +136,12 @@ def _import(
     fields, tags = _run_sample_hooks(ctx, plugins, ictx, parsed)
     ctx.progress(n, n, "writing")
     summary = write(db, dataset_id, parsed, fields, tags)
-    ctx.check_cancelled()
+    # Committed: a cancellation arriving now is too late and must not report the job as cancelled.
     plugins.ingest_completed(ictx, summary)
-    ctx.progress(n, n, f"imported {summary['samples']} samples, {summary['annotations']} annotations")
+    try:
+        ctx.progress(n, n, f"imported {summary['samples']} samples, {summary['annotations']} annotations")
+    except JobCancelled:
+        pass
     return summary
 
 
@@ -171,6 +175,8 @@ def _run_sample_hooks(
             tags.append((i, tag))
         if i % 500 == 0:
             ctx.progress(i, n, "running plugins")
+        else:
+            ctx.check_cancelled()
     return fields, tags
 
 
@@ -232,9 +238,10 @@ def write(
         finally:
             for name in ("_s", "_c", "_a", "_t"):
                 cur.unregister(name)
+        info = {**parsed.info, "summary": summary.compute(parsed, c0)}
         cur.execute(
             "UPDATE datasets SET status = ?, updated_at = ?, info = ? WHERE id = ?",
-            [READY, _now(), json.dumps(parsed.info) if parsed.info else None, dataset_id],
+            [READY, _now(), json.dumps(info), dataset_id],
         )
     return {"dataset_id": dataset_id, "samples": n, "annotations": m, "categories": k, "tags": len(tags)}
 

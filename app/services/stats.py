@@ -1,19 +1,21 @@
 """Facets (counts per category, split and tag for a query) and dataset statistics.
 
-Both take the shared `SampleFilters`; with no filter the filtered-sample join is skipped, since every
-table carries `dataset_id` and a plain GROUP BY is cheaper than a semi-join over a million boxes.
+Both take the shared `SampleFilters`. Per-category figures for a query that filters at most by split
+come from the summary stored at import (app/services/summary.py); other filters are computed live,
+restricting boxes and tags to the filtered samples with a semi-join.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from app.db import Database
+from app.services import summary
 from app.services.datasets import require
 from app.services.query import SampleFilters, where
 
-# Edges (pixels) of the box-size histogram over sqrt(w * h); COCO calls < 32 small, < 96 medium.
-BOX_SIZE_EDGES = [0, 8, 16, 32, 64, 96, 128, 256, 512]
+BOX_SIZE_EDGES = summary.BOX_SIZE_EDGES
 
 
 def _is_unfiltered(f: SampleFilters) -> bool:
@@ -31,36 +33,78 @@ def _scope(dataset_id: int, f: SampleFilters, alias: str) -> tuple[str, list[Any
     )
 
 
+def _stored_summary(cur: Any, dataset_id: int, f: SampleFilters) -> dict[str, Any] | None:
+    """The import summary restricted to the split filter, or None when another filter is set."""
+    if f.model_dump(exclude_defaults=True).keys() - {"split"}:
+        return None
+    row = cur.execute("SELECT info->'summary' FROM datasets WHERE id = ?", [dataset_id]).fetchall()
+    if not row or row[0][0] is None:
+        return None
+    stored = json.loads(row[0][0])
+    keep = (lambda s: True) if f.split is None else (lambda s: s == f.split)
+    per_category: dict[int, list[float]] = {}
+    for item in stored["categories"]:
+        if keep(item["split"]):
+            acc = per_category.setdefault(item["category_id"], [0, 0, 0.0])
+            acc[0] += item["samples"]
+            acc[1] += item["annotations"]
+            acc[2] += item["area_sum"]
+    bins = [0] * len(BOX_SIZE_EDGES)
+    coco = [0, 0, 0]
+    for item in stored["histograms"]:
+        if keep(item["split"]):
+            bins = [a + b for a, b in zip(bins, item["bins"], strict=True)]
+            coco = [a + b for a, b in zip(coco, item["coco"], strict=True)]
+    return {"per_category": per_category, "bins": bins, "coco": coco}
+
+
+def _categories(cur: Any, dataset_id: int) -> list[tuple]:
+    return cur.execute(
+        "SELECT id, name, supercategory FROM categories WHERE dataset_id = ? ORDER BY name", [dataset_id]
+    ).fetchall()
+
+
+def _live_categories(cur: Any, a_scope: str, a_params: list[Any]) -> dict[int, list[float]]:
+    rows = cur.execute(
+        f"""
+        SELECT a.category_id, count(DISTINCT a.sample_id), count(*), sum(a.w * a.h)
+        FROM annotations a WHERE {a_scope} AND a.source = 'ground_truth' GROUP BY a.category_id
+        """,
+        a_params,
+    ).fetchall()
+    return {r[0]: [r[1], r[2], r[3]] for r in rows}
+
+
 def facets(db: Database, dataset_id: int, f: SampleFilters) -> dict[str, Any]:
     clause, params = where(dataset_id, f)
-    a_scope, a_params = _scope(dataset_id, f, "a")
     t_scope, t_params = _scope(dataset_id, f, "t")
     with db.cursor() as cur:
         require(cur, dataset_id)
-        total = cur.execute(f"SELECT count(*) FROM samples s WHERE {clause}", params).fetchone()[0]
         splits = cur.execute(
             f"SELECT s.split, count(*) FROM samples s WHERE {clause} GROUP BY s.split ORDER BY s.split NULLS LAST",
             params,
         ).fetchall()
-        categories = cur.execute(
-            f"""
-            WITH agg AS (
-                SELECT a.category_id, count(DISTINCT a.sample_id) AS samples, count(*) AS annotations
-                FROM annotations a WHERE {a_scope} AND a.source = 'ground_truth' GROUP BY a.category_id
-            )
-            SELECT c.name, coalesce(agg.samples, 0), coalesce(agg.annotations, 0)
-            FROM categories c LEFT JOIN agg ON agg.category_id = c.id
-            WHERE c.dataset_id = ? ORDER BY c.name
-            """,
-            [*a_params, dataset_id],
-        ).fetchall()
+        stored = _stored_summary(cur, dataset_id, f)
+        if stored is not None:
+            per_category = stored["per_category"]
+        else:
+            per_category = _live_categories(cur, *_scope(dataset_id, f, "a"))
+        categories = _categories(cur, dataset_id)
         tags = cur.execute(
             f"SELECT t.tag, count(*) FROM sample_tags t WHERE {t_scope} GROUP BY t.tag ORDER BY count(*) DESC, t.tag",
             t_params,
         ).fetchall()
+    empty = [0, 0, 0.0]
     return {
-        "total": int(total),
-        "categories": [{"value": r[0], "samples": int(r[1]), "annotations": int(r[2])} for r in categories],
+        "total": sum(int(r[1]) for r in splits),
+        "categories": [
+            {
+                "value": name,
+                "samples": int(per_category.get(cid, empty)[0]),
+                "annotations": int(per_category.get(cid, empty)[1]),
+            }
+            for cid, name, _ in categories
+        ],
         "splits": [{"value": r[0], "count": int(r[1])} for r in splits],
         "tags": [{"value": r[0], "count": int(r[1])} for r in tags],
     }
@@ -70,47 +114,42 @@ def statistics(db: Database, dataset_id: int, f: SampleFilters) -> dict[str, Any
     clause, params = where(dataset_id, f)
     a_scope, a_params = _scope(dataset_id, f, "a")
     edges = BOX_SIZE_EDGES
-    bucket = " ".join(f"WHEN sqrt(a.w * a.h) < {hi} THEN {i}" for i, hi in enumerate(edges[1:]))
     with db.cursor() as cur:
         require(cur, dataset_id)
         per_split = cur.execute(
             f"""
             SELECT s.split, count(*), sum(s.annotation_count), count(*) FILTER (WHERE s.annotation_count = 0),
-                   avg(s.width), avg(s.height), min(s.width), max(s.width), min(s.height), max(s.height)
-            FROM samples s WHERE {clause} GROUP BY ROLLUP (s.split) ORDER BY GROUPING(s.split), s.split NULLS LAST
+                   avg(s.width), avg(s.height), min(s.width), max(s.width), min(s.height), max(s.height),
+                   GROUPING(s.split) AS grand
+            FROM samples s WHERE {clause} GROUP BY ROLLUP (s.split) ORDER BY grand, s.split NULLS LAST
             """,
             params,
         ).fetchall()
-        classes = cur.execute(
-            f"""
-            WITH agg AS (
-                SELECT a.category_id, count(DISTINCT a.sample_id) AS samples, count(*) AS annotations,
-                       avg(a.w * a.h) AS mean_area
-                FROM annotations a WHERE {a_scope} AND a.source = 'ground_truth' GROUP BY a.category_id
+        stored = _stored_summary(cur, dataset_id, f)
+        if stored is not None:
+            per_category, hist, coco_sizes = stored["per_category"], stored["bins"], stored["coco"]
+        else:
+            per_category = _live_categories(cur, a_scope, a_params)
+            bucket = " ".join(f"WHEN sqrt(a.w * a.h) < {hi} THEN {i}" for i, hi in enumerate(edges[1:]))
+            found = dict(
+                cur.execute(
+                    f"""
+                    SELECT CASE {bucket} ELSE {len(edges) - 1} END AS b, count(*)
+                    FROM annotations a WHERE {a_scope} AND a.source = 'ground_truth' GROUP BY b
+                    """,
+                    a_params,
+                ).fetchall()
             )
-            SELECT c.name, c.supercategory, coalesce(agg.samples, 0), coalesce(agg.annotations, 0), agg.mean_area
-            FROM categories c LEFT JOIN agg ON agg.category_id = c.id
-            WHERE c.dataset_id = ? ORDER BY coalesce(agg.annotations, 0) DESC, c.name
-            """,
-            [*a_params, dataset_id],
-        ).fetchall()
-        hist = dict(
-            cur.execute(
+            hist = [int(found.get(i, 0)) for i in range(len(edges))]
+            coco_sizes = cur.execute(
                 f"""
-                SELECT CASE {bucket} ELSE {len(edges) - 1} END AS b, count(*)
-                FROM annotations a WHERE {a_scope} AND a.source = 'ground_truth' GROUP BY b
+                SELECT count(*) FILTER (WHERE a.w * a.h < 1024), count(*) FILTER (WHERE a.w * a.h >= 1024
+                       AND a.w * a.h < 9216), count(*) FILTER (WHERE a.w * a.h >= 9216)
+                FROM annotations a WHERE {a_scope} AND a.source = 'ground_truth'
                 """,
                 a_params,
-            ).fetchall()
-        )
-        coco_sizes = cur.execute(
-            f"""
-            SELECT count(*) FILTER (WHERE a.w * a.h < 1024), count(*) FILTER (WHERE a.w * a.h >= 1024
-                   AND a.w * a.h < 9216), count(*) FILTER (WHERE a.w * a.h >= 9216)
-            FROM annotations a WHERE {a_scope} AND a.source = 'ground_truth'
-            """,
-            a_params,
-        ).fetchone()
+            ).fetchone()
+        categories = _categories(cur, dataset_id)
         runs = cur.execute(
             f"SELECT a.source, count(*) FROM annotations a WHERE {a_scope} AND a.source <> 'ground_truth' "
             "GROUP BY a.source ORDER BY a.source",
@@ -128,27 +167,31 @@ def statistics(db: Database, dataset_id: int, f: SampleFilters) -> dict[str, Any
             "height_range": [r[8], r[9]],
         }
 
-    totals_row = per_split[-1] if per_split else (None, 0, 0, 0, None, None, None, None, None, None)
-    totals = split_entry(totals_row)
-    totals["categories"] = len(classes)
-    bins = []
-    for i, lo in enumerate(edges):
-        hi = edges[i + 1] if i + 1 < len(edges) else None
-        bins.append({"min": lo, "max": hi, "count": int(hist.get(i, 0))})
+    grand = [r for r in per_split if r[10]]
+    totals = split_entry(grand[0] if grand else (None, 0, 0, 0, None, None, None, None, None, None))
+    totals["categories"] = len(categories)
+    classes = []
+    for cid, name, supercategory in categories:
+        samples, boxes, area = per_category.get(cid, [0, 0, 0.0])
+        classes.append(
+            {
+                "category": name,
+                "supercategory": supercategory,
+                "samples": int(samples),
+                "annotations": int(boxes),
+                "mean_area": round(area / boxes, 3) if boxes else None,
+            }
+        )
+    classes.sort(key=lambda c: (-c["annotations"], c["category"]))
+    bins = [
+        {"min": lo, "max": edges[i + 1] if i + 1 < len(edges) else None, "count": int(hist[i])}
+        for i, lo in enumerate(edges)
+    ]
     return {
         "totals": totals,
         "images_without_annotations": totals["images_without_annotations"],
-        "class_distribution": [
-            {
-                "category": r[0],
-                "supercategory": r[1],
-                "samples": int(r[2]),
-                "annotations": int(r[3]),
-                "mean_area": r[4],
-            }
-            for r in classes
-        ],
-        "splits": [{"split": r[0], **split_entry(r)} for r in per_split[:-1]],
+        "class_distribution": classes,
+        "splits": [{"split": r[0], **split_entry(r)} for r in per_split if not r[10]],
         "box_size_histogram": {"measure": "sqrt(width * height) in pixels", "bins": bins},
         "box_sizes_coco": {"small": int(coco_sizes[0]), "medium": int(coco_sizes[1]), "large": int(coco_sizes[2])},
         "prediction_runs": [{"run": r[0], "annotations": int(r[1])} for r in runs],
