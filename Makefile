@@ -72,6 +72,49 @@ clean: ## remove .venv, build output and caches (keeps ./data)
 bench-stop: venv ## print SIGTERM-to-exit seconds: idle, and with ~300 MB of WAL
 	$(VENV)/bin/python bench/stop_time.py
 
+# --- Deployment (ansible/): artifacts the role copies to hosts, and the Molecule scenarios ---------------
+DIST            := dist
+WHEELHOUSE      := $(DIST)/wheelhouse
+MOLECULE_IMAGE  ?= datavisor-molecule:bookworm
+MOLECULE_SCENARIO ?= default
+# Target hosts: Debian 12 (CPython 3.11, glibc 2.36) on x86_64, whatever the controller runs.
+WHEEL_TARGET    := --only-binary :all: --python-version 3.11 --implementation cp --abi cp311 \
+                   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64
+
+$(TOOLS)/bin/pip:
+	$(PYTHON) -m venv $(TOOLS)
+
+.PHONY: dist
+dist: | $(UV) ## project wheel, plugins and locked runtime requirements for the Ansible role (dist/)
+	@mkdir -p $(DIST)
+	rm -rf $(DIST)/datavisor-*.whl $(DIST)/plugins
+	$(UV) build --wheel --quiet --out-dir $(DIST)
+	$(UV) export --frozen --no-default-groups --no-emit-project --format requirements-txt --output-file $(DIST)/requirements.all >/dev/null
+	awk '/^[^ #]/ { skip = ($$0 ~ /$(CUDA_ONLY_RE)/) } !skip' $(DIST)/requirements.all > $(DIST)/requirements.txt
+	@rm -f $(DIST)/requirements.all
+	echo "torch==$(TORCH_VERSION)+cpu" > $(DIST)/torch-requirement.txt
+	$(PYTHON) -c "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); [z.extract(n, sys.argv[2]) for n in z.namelist() if n.startswith('plugins/')]" $(DIST)/datavisor-*.whl $(DIST)
+
+.PHONY: wheelhouse
+wheelhouse: dist | $(TOOLS)/bin/pip ## dist/ plus every runtime wheel (CPU torch included) in dist/wheelhouse.tar, for hosts without internet
+	@mkdir -p $(WHEELHOUSE)
+	$(TOOLS)/bin/pip download --quiet --disable-pip-version-check --require-hashes $(WHEEL_TARGET) -r $(DIST)/requirements.txt -d $(WHEELHOUSE)
+	$(if $(TORCH_WHEELS),cp -u $(TORCH_WHEELS)/torch-$(TORCH_VERSION)+cpu-cp311-*.whl $(WHEELHOUSE)/,$(TOOLS)/bin/pip download --quiet --disable-pip-version-check --no-deps $(WHEEL_TARGET) --index-url $(TORCH_INDEX) -d $(WHEELHOUSE) "torch==$(TORCH_VERSION)+cpu")
+	tar -C $(WHEELHOUSE) -cf $(DIST)/wheelhouse.tar .
+	@du -sh $(DIST)/wheelhouse.tar
+
+.PHONY: molecule-image
+molecule-image: ## build the Molecule test image (Debian 12 + systemd) with debootstrap, unless it exists
+	@docker image inspect $(MOLECULE_IMAGE) >/dev/null 2>&1 || ansible/molecule/image/build.sh $(MOLECULE_IMAGE)
+
+.PHONY: molecule
+molecule: venv wheelhouse molecule-image ## deploy with the role onto systemd containers and verify (MOLECULE_SCENARIO=default)
+	cd ansible && PATH=$(CURDIR)/$(VENV)/bin:$$PATH MOLECULE_IMAGE=$(MOLECULE_IMAGE) molecule test -s $(MOLECULE_SCENARIO)
+
+.PHONY: ansible-lint
+ansible-lint: venv ## ansible-lint (production profile) on the roles and playbooks
+	cd ansible && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ansible-lint
+
 # --- Backend image (Dockerfile.backend) ----------------------------------------------------------------
 PROJECT_VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 IMAGE           ?= datavisor-backend:$(PROJECT_VERSION)
