@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,7 +77,7 @@ class DatasetData:
 
 
 def _arrow(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any]) -> dict[str, np.ndarray]:
-    table = cur.execute(sql, params).to_arrow_table()
+    table = cur.execute(sql, params).to_arrow_table()  # a plain result: callers may hold others open
     return {name: table.column(name).to_numpy(zero_copy_only=False) for name in table.column_names}
 
 
@@ -313,6 +314,15 @@ def start_import(
 
 
 def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: Path, fmt: str) -> dict[str, Any]:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def lap(name: str) -> None:
+        nonlocal started
+        now = time.perf_counter()
+        timings[name] = round(now - started, 3)
+        started = now
+
     with db.cursor() as cur:
         _require_ready(cur, dataset_id)
         index = _dataset_index(cur, dataset_id)
@@ -323,10 +333,12 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
     except RunConflict as error:
         raise JobFailed(str(error)) from None
     ctx.check_cancelled()
+    lap("parse")
     n = table.num_rows
     ctx.progress(0, n, f"evaluating {n} predictions")
     with db.cursor() as cur:
         data = load_dataset(cur, dataset_id)
+    lap("load_ground_truth")
     cols = {name: table.column(name).to_numpy() for name in table.column_names}
     dt = ev.Predictions(
         image=cols["sample_id"],
@@ -336,6 +348,7 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
     )
     results = evaluate_run(data, dt, DEFAULT_IOU)
     ctx.check_cancelled()
+    lap("evaluate")
     ctx.progress(n, n, "writing")
     with db.write() as cur:
         try:
@@ -363,7 +376,9 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
         cur.execute(
             "INSERT INTO prediction_runs VALUES (?, ?, ?, ?, ?, ?)", [dataset_id, run, fmt, str(path), n, _now()]
         )
+    lap("write")
     summary = results.summaries[ALL_SPLITS]
+    log.info("prediction run %r of dataset %d: %d predictions, stages %s", run, dataset_id, n, timings)
     ctx.progress(n, n, f"imported {n} predictions; mAP@[.5:.95] {summary['map']}")
     return {
         "dataset_id": dataset_id,
@@ -372,6 +387,7 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
         "replaced": len(replaced),
         "map": summary["map"],
         "map50": summary["map50"],
+        "seconds": timings,
     }
 
 
