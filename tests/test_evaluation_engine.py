@@ -186,3 +186,19 @@ def test_summary_reply():
     assert len(reply["pr_curve"]["precision"]) == 101
     other = ev.evaluate(gt, dt, 0.6, categories=[1, 2, 3], images=range(1, 31))
     assert other["iou"] == 0.6 and other["map"] == reply["map"] and other["tp"] <= reply["tp"]
+
+
+def test_empty_inputs_and_classes_without_ground_truth():
+    no_boxes = np.zeros((0, 4))
+    gt = ev.GroundTruth(image=[1, 2], category=[1, 1], boxes=[[0, 0, 10, 10], [0, 0, 5, 5]])
+    none = ev.Predictions(image=[], category=[], boxes=no_boxes, score=[])
+    reply = ev.evaluate(gt, none, 0.5, categories=[1, 2], images=[1, 2, 3])
+    assert (reply["map"], reply["tp"], reply["fp"], reply["fn"]) == (0.0, 0, 0, 2)
+    assert reply["confusion"]["matrix"] == [[0, 0, 2], [0, 0, 0], [0, 0, 0]]
+    # a prediction of a class that has no ground truth: AP undefined, but it is a false positive
+    lone = ev.Predictions(image=[1], category=[2], boxes=[[50, 50, 5, 5]], score=[0.5])
+    reply = ev.evaluate(gt, lone, 0.5, categories=[1, 2], images=[1, 2])
+    assert reply["fp"] == 1 and reply["errors"]["background"] == 1
+    assert reply["per_class"][1]["ap"] is None and reply["per_class"][1]["fp"] == 1
+    empty = ev.GroundTruth(image=[], category=[], boxes=no_boxes)
+    assert ev.evaluate(empty, none, 0.5, categories=[], images=[])["map"] is None

@@ -149,6 +149,7 @@ class Matching:
     dt_match: np.ndarray  # (n_dt, T) gt index or -1
     dt_iou: np.ndarray  # (n_dt, T) IoU with the matched gt (0 if none)
     dt_ignore: np.ndarray  # (n_dt, T)
+    accumulation_order: np.ndarray | None = None  # cached by accumulate()
 
     def threshold_index(self, iou: float) -> int:
         hits = np.nonzero(self.thresholds == iou)[0]
@@ -313,23 +314,30 @@ def accumulate(m: Matching, gt: GroundTruth, dt: Predictions, image_mask: np.nda
     fn_c[:] = missed.astype(np.int64) if T else fn_c
     n_gt_c[:] = npig
 
-    d_idx = np.flatnonzero(d_sel)
-    # per category: score descending, stable over (image id, rank in group) — pycocotools' concatenation order
-    order = np.lexsort((m.dt_rank[d_idx], m.dt_img[d_idx], -dt.score[d_idx], m.dt_cat[d_idx]))
-    d_idx = d_idx[order]
+    if m.accumulation_order is None:
+        # per category: score descending, stable over (image id, rank in group): pycocotools' concatenation
+        # order. Computed once over all kept detections; a subset of images keeps the same relative order.
+        kept = np.flatnonzero(m.dt_kept)
+        m.accumulation_order = kept[np.lexsort((m.dt_rank[kept], m.dt_img[kept], -dt.score[kept], m.dt_cat[kept]))]
+    d_idx = m.accumulation_order
+    if image_mask is not None:
+        d_idx = d_idx[d_sel[d_idx]]
     cat_of = m.dt_cat[d_idx]
     bounds = np.searchsorted(cat_of, np.arange(K + 1))
+    matched_all = m.dt_match[d_idx] >= 0  # one gather; per class slices below are contiguous
+    ignored_all = m.dt_ignore[d_idx]
     eps = np.spacing(1)
     for k in range(K):
         a, b = bounds[k], bounds[k + 1]
         n_dt_c[k] = b - a
-        if npig[k] == 0:
-            continue
-        sel = d_idx[a:b]
-        matched = (m.dt_match[sel] >= 0).T  # (T, nd)
-        ignored = m.dt_ignore[sel].T
+        matched = matched_all[a:b].T  # (T, nd)
+        ignored = ignored_all[a:b].T
         tps = matched & ~ignored
         fps = ~matched & ~ignored
+        tp_c[:, k] = tps.sum(axis=1)
+        fp_c[:, k] = fps.sum(axis=1)  # predictions of a class without ground truth are all false positives
+        if npig[k] == 0:
+            continue  # AP undefined (-1), as in pycocotools
         tp_sum = np.cumsum(tps, axis=1).astype(float)
         fp_sum = np.cumsum(fps, axis=1).astype(float)
         nd = b - a
@@ -337,8 +345,6 @@ def accumulate(m: Matching, gt: GroundTruth, dt: Predictions, image_mask: np.nda
         pr = tp_sum / (fp_sum + tp_sum + eps)
         if nd:
             recall[:, k] = rc[:, -1]
-            tp_c[:, k] = tp_sum[:, -1]
-            fp_c[:, k] = fp_sum[:, -1]
             pr = np.maximum.accumulate(pr[:, ::-1], axis=1)[:, ::-1]
             for t in range(T):
                 inds = np.searchsorted(rc[t], RECALL_THRESHOLDS, side="left")
@@ -365,6 +371,8 @@ class ErrorAnalysis:
 
     threshold: float
     dt_category: np.ndarray  # object array of PREDICTION_CATEGORIES (None if not evaluated)
+    dt_code: np.ndarray  # the same as int8 positions in PREDICTION_CATEGORIES (-1 if not evaluated)
+    gt_missed: np.ndarray  # bool
     dt_partner: np.ndarray  # gt index or -1
     dt_iou: np.ndarray
     gt_category: np.ndarray  # FOUND / MISSED / IGNORED_GT (None if not evaluated)
@@ -502,6 +510,8 @@ def analyse(m: Matching, gt: GroundTruth, dt: Predictions, iou: float) -> ErrorA
     return ErrorAnalysis(
         threshold=float(m.thresholds[t]),
         dt_category=dt_category,
+        dt_code=codes,
+        gt_missed=is_missed,
         dt_partner=partner,
         dt_iou=piou,
         gt_category=gt_category,
@@ -545,11 +555,12 @@ def image_scores(m: Matching, gt: GroundTruth, dt: Predictions, errors: ErrorAna
     """
     n_img = len(m.images)
     d_ok = m.dt_img >= 0
-    cat = errors.dt_category
-    tp = np.asarray(cat == TP) & d_ok
-    fp_cats = np.isin(cat, [LOCALISATION, CONFUSION, DUPLICATE, BACKGROUND]) & d_ok
-    near = np.isin(cat, [LOCALISATION, CONFUSION]) & d_ok
-    missed = np.asarray(errors.gt_category == MISSED) & (m.gt_img >= 0)
+    code = errors.dt_code
+    c = _CAT_CODES
+    tp = (code == c[TP]) & d_ok
+    fp_cats = np.isin(code, [c[LOCALISATION], c[CONFUSION], c[DUPLICATE], c[BACKGROUND]]) & d_ok
+    near = np.isin(code, [c[LOCALISATION], c[CONFUSION]]) & d_ok
+    missed = errors.gt_missed & (m.gt_img >= 0)
     di, gi = np.maximum(m.dt_img, 0), np.maximum(m.gt_img, 0)
     n_tp = np.bincount(di[tp], minlength=n_img)
     n_fp = np.bincount(di[fp_cats], minlength=n_img)
@@ -593,15 +604,16 @@ def summarise(
     per_class = []
     class_errors: dict[int, dict[str, int]] = {}
     if errors is not None:
-        d_in = m.dt_cat >= 0
-        g_in = (m.gt_cat >= 0) & (errors.gt_category == MISSED)
+        d_in = (m.dt_cat >= 0) & (errors.dt_code >= 0)
+        g_in = (m.gt_cat >= 0) & errors.gt_missed
         if image_mask is not None:
             d_in &= (m.dt_img >= 0) & image_mask[np.maximum(m.dt_img, 0)]
             g_in &= (m.gt_img >= 0) & image_mask[np.maximum(m.gt_img, 0)]
-        table = {
-            name: np.bincount(m.dt_cat[d_in & (errors.dt_category == name)], minlength=K)
-            for name in PREDICTION_CATEGORIES
-        }
+        n_codes = len(PREDICTION_CATEGORIES)
+        grid = np.bincount(
+            m.dt_cat[d_in] * n_codes + errors.dt_code[d_in].astype(np.int64), minlength=K * n_codes
+        ).reshape(K, n_codes)
+        table = {name: grid[:, i] for i, name in enumerate(PREDICTION_CATEGORIES)}
         table[MISSED] = np.bincount(m.gt_cat[g_in], minlength=K)
         class_errors = {k: {name: int(v[k]) for name, v in table.items()} for k in range(K)}
     for k in np.flatnonzero(cmask):

@@ -139,15 +139,17 @@ class RunResults:
         m, e, gt = self.m, self.errors, data.gt
         cats = m.categories
         d_eval = (m.dt_img >= 0) & (m.dt_cat >= 0)
-        d_status = np.full(len(dt), "FP", dtype=object)
-        d_status[e.dt_category == ev.TP] = "TP"
-        d_status[np.isin(e.dt_category, [ev.CROWD, ev.OVER_MAX_DETS])] = "ignored"
+        codes = {name: i for i, name in enumerate(ev.PREDICTION_CATEGORIES)}
+        d_status = np.zeros(len(dt), np.int8)  # 0 FP, 1 TP, 2 ignored (see STATUS below)
+        d_status[e.dt_code == codes[ev.TP]] = 1
+        d_status[np.isin(e.dt_code, [codes[ev.CROWD], codes[ev.OVER_MAX_DETS]])] = 2
         d_partner = np.where(e.dt_partner >= 0, gt.ids[np.maximum(e.dt_partner, 0)], -1) if len(gt) else e.dt_partner
         d_actual = np.where(e.cm_actual >= 0, cats[np.maximum(e.cm_actual, 0)], -1) if len(cats) else e.cm_actual
         g_eval = m.gt_cat >= 0
-        g_status = np.full(len(gt), "ignored", dtype=object)
-        g_status[e.gt_category == ev.FOUND] = "TP"
-        g_status[e.gt_category == ev.MISSED] = "FN"
+        g_status = np.full(len(gt), 2, np.int8)  # ignored (crowd)
+        g_status[e.gt_partner >= 0] = 1
+        g_status[e.gt_missed] = 3
+        g_error = np.where(g_status == 1, 0, np.where(g_status == 3, 1, 2)).astype(np.int8)
         g_partner = np.where(e.gt_partner >= 0, dt_ids[np.maximum(e.gt_partner, 0)], -1) if len(dt) else e.gt_partner
         confused = e.gt_confused_by >= 0
         g_partner = np.where(confused, dt_ids[np.maximum(e.gt_confused_by, 0)] if len(dt) else -1, g_partner)
@@ -168,8 +170,8 @@ class RunResults:
                         "sample_id": pa.array(dt.image[d_rows], pa.int64()),
                         "category_id": pa.array(dt.category[d_rows], pa.int64()),
                         "is_prediction": pa.array(np.ones(len(d_rows), bool)),
-                        "status": pa.array(d_status[d_rows], pa.string()),
-                        "error": pa.array(e.dt_category[d_rows], pa.string()),
+                        "status": _labels(d_status[d_rows], STATUS),
+                        "error": _labels(e.dt_code[d_rows], ev.PREDICTION_CATEGORIES),
                         "partner_id": nullable(d_partner[d_rows], d_partner[d_rows] < 0),
                         "match_iou": pa.array(e.dt_iou[d_rows], pa.float64()),
                         "in_matrix": pa.array(e.dt_in_matrix[d_rows]),
@@ -183,8 +185,8 @@ class RunResults:
                         "sample_id": pa.array(gt.image[g_rows], pa.int64()),
                         "category_id": pa.array(gt.category[g_rows], pa.int64()),
                         "is_prediction": pa.array(np.zeros(len(g_rows), bool)),
-                        "status": pa.array(g_status[g_rows], pa.string()),
-                        "error": pa.array(e.gt_category[g_rows], pa.string()),
+                        "status": _labels(g_status[g_rows], STATUS),
+                        "error": _labels(g_error[g_rows], (ev.FOUND, ev.MISSED, ev.IGNORED_GT)),
                         "partner_id": nullable(g_partner[g_rows], g_partner[g_rows] < 0),
                         "match_iou": pa.array(g_iou[g_rows], pa.float64()),
                         "in_matrix": pa.array(e.gt_in_matrix[g_rows]),
@@ -202,6 +204,15 @@ class RunResults:
             }
         )
         return boxes, images
+
+
+STATUS = ("FP", "TP", "ignored", "FN")
+
+
+def _labels(codes: np.ndarray, names: tuple[str, ...]) -> pa.Array:
+    """Small integer codes -> strings through a dictionary array (no Python object per row)."""
+    indices = pa.array(codes.astype(np.int32), mask=codes < 0)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(names, pa.string())).cast(pa.string())
 
 
 def evaluate_run(data: DatasetData, dt: ev.Predictions, iou: float) -> RunResults:
