@@ -107,14 +107,15 @@ def load_coco_results(path: Path, index: DatasetIndex, progress: Progress) -> pa
         ]
         for condition, problem in checks:
             row = con.execute(f"SELECT entry, count(*) OVER () FROM raw WHERE {condition} ORDER BY entry LIMIT 1")
-            hit = row.fetchone()
+            found = row.fetchall()  # read to the end: the connection then has no unfinished result
+            hit = found[0] if found else None
             if hit:
                 raise IngestError(f"{name}: entry {hit[0]} {problem} ({hit[1]} entries affected)")
         con.register("_img", pa.table({"sample_id": index.sample_ids, "source_id": index.sample_source_ids}))
         con.register("_cat", pa.table({"category_id": index.category_ids, "source_id": index.category_source_ids}))
         hit = con.execute(
             "SELECT min(r.image_id), count(*) FROM raw r ANTI JOIN _img i ON r.image_id = i.source_id"
-        ).fetchone()
+        ).fetchall()[0]
         if hit and hit[1]:
             raise IngestError(
                 f"{name}: image_id {hit[0]} is not an image of this dataset ({hit[1]} entries with unknown "
@@ -122,12 +123,12 @@ def load_coco_results(path: Path, index: DatasetIndex, progress: Progress) -> pa
             )
         hit = con.execute(
             "SELECT min(r.category_id), count(*) FROM raw r ANTI JOIN _cat c ON r.category_id = c.source_id"
-        ).fetchone()
+        ).fetchall()[0]
         if hit and hit[1]:
             raise IngestError(
                 f"{name}: category_id {hit[0]} is not a category of this dataset ({hit[1]} entries affected)"
             )
-        table = con.execute(
+        table = con.sql(
             """
             SELECT i.sample_id, c.category_id, r.bbox[1] AS x, r.bbox[2] AS y, r.bbox[3] AS w, r.bbox[4] AS h,
                    r.score AS confidence
