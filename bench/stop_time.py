@@ -62,7 +62,9 @@ def main() -> None:
         with busy.client(timeout=300) as client:
             imports = 0
             while (not wal.exists() or wal.stat().st_size < args.wal_mb * 1e6) and imports < args.max_imports:
-                accepted = client.post("/datasets", json={"name": f"chunk-{imports}", "format": "coco", "path": str(coco)})
+                accepted = client.post(
+                    "/datasets", json={"name": f"chunk-{imports}", "format": "coco", "path": str(coco)}
+                )
                 accepted.raise_for_status()
                 while (job := client.get(f"/jobs/{accepted.json()['job_id']}").json())["state"] not in (
                     "succeeded",
