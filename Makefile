@@ -111,6 +111,10 @@ molecule-image: ## build the Molecule test image (Debian 12 + systemd) with debo
 molecule: venv wheelhouse molecule-image ## deploy with the role onto systemd containers and verify (MOLECULE_SCENARIO=default)
 	cd ansible && PATH=$(CURDIR)/$(VENV)/bin:$$PATH MOLECULE_IMAGE=$(MOLECULE_IMAGE) molecule test -s $(MOLECULE_SCENARIO)
 
+.PHONY: molecule-proxy
+molecule-proxy: ## scenario proxy: Caddy with HTTPS and basic auth in front of the backend, curl from inside
+	$(MAKE) molecule MOLECULE_SCENARIO=proxy
+
 .PHONY: ansible-lint
 ansible-lint: venv ## ansible-lint (production profile) on the roles and playbooks
 	cd ansible && PATH=$(CURDIR)/$(VENV)/bin:$$PATH ansible-lint

@@ -16,12 +16,14 @@ import time
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base", required=True, help="https://NAME/api")
-    parser.add_argument("--curl-arg", action="append", default=[], help="extra curl argument (--cacert=..., --resolve=...)")
+    parser.add_argument("--cacert", required=True)
+    parser.add_argument("--resolve", required=True, help="curl --resolve HOST:PORT:ADDR")
     parser.add_argument("--netrc", required=True)
     parser.add_argument("--name", required=True)
     parser.add_argument("--path", required=True)
     args = parser.parse_args()
-    curl = ["curl", "--silent", "--show-error", "--fail", "--netrc-file", args.netrc, *args.curl_arg]
+    curl = ["curl", "--silent", "--show-error", "--fail", "--netrc-file", args.netrc, "--cacert", args.cacert,
+            "--resolve", args.resolve]
 
     body = json.dumps({"name": args.name, "format": "coco", "path": args.path})
     posted = subprocess.run(
