@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,6 +57,13 @@ def cocoeval(data: dict, results: list[dict], img_ids=None, cat_ids=None, iou=No
     return e
 
 
+def run_job(client, ds: int, run: str, path: str, fmt: str) -> dict:
+    """POST a prediction run and wait for its job."""
+    r = client.post(f"/datasets/{ds}/predictions", json={"run": run, "path": str(path), "format": fmt})
+    assert r.status_code == 202, r.text
+    return wait_job(client, r.json()["job_id"])
+
+
 def per_class_ap(e: COCOeval, k: int, t: int | None = None) -> float:
     p = e.eval["precision"][:, :, k, 0, 2] if t is None else e.eval["precision"][t, :, k, 0, 2]
     return float(np.mean(p[p > -1]))
@@ -74,11 +80,7 @@ def loaded(server):
         job = import_dataset(client, "ds", root / "annotations.json", "coco")
         assert job["state"] == "succeeded", job
         ds = job["dataset_id"]
-        r = client.post(
-            f"/datasets/{ds}/predictions", json={"run": "r1", "path": "coco/results.json", "format": "coco_results"}
-        )
-        assert r.status_code == 202, r.text
-        job = wait_job(client, r.json()["job_id"])
+        job = run_job(client, ds, "r1", "coco/results.json", "coco_results")
         assert job["state"] == "succeeded", job
     return server, ds, data, results, root
 
@@ -220,13 +222,7 @@ def test_reimport_replaces_atomically_and_bad_files_change_nothing(loaded):
         bad = [dict(r) for r in results]
         del bad[7]["score"]
         (root / "bad.json").write_text(json.dumps(bad))
-        job = wait_job(
-            client,
-            client.post(
-                f"/datasets/{ds}/predictions",
-                json={"run": "r1", "path": str(root / "bad.json"), "format": "coco_results"},
-            ).json()["job_id"],
-        )
+        job = run_job(client, ds, "r1", root / "bad.json", "coco_results")
         assert (
             job["state"] == "failed"
             and "bad.json" in job["error"]
@@ -236,34 +232,17 @@ def test_reimport_replaces_atomically_and_bad_files_change_nothing(loaded):
         unknown = [dict(r) for r in results]
         unknown[3]["image_id"] = 99999
         (root / "unknown.json").write_text(json.dumps(unknown))
-        job = wait_job(
-            client,
-            client.post(
-                f"/datasets/{ds}/predictions",
-                json={"run": "r1", "path": str(root / "unknown.json"), "format": "coco_results"},
-            ).json()["job_id"],
-        )
+        job = run_job(client, ds, "r1", root / "unknown.json", "coco_results")
         assert job["state"] == "failed" and "unknown.json" in job["error"] and "99999" in job["error"]
         (root / "broken.json").write_text('[{"image_id": 1, ')
-        job = wait_job(
-            client,
-            client.post(
-                f"/datasets/{ds}/predictions",
-                json={"run": "r1", "path": str(root / "broken.json"), "format": "coco_results"},
-            ).json()["job_id"],
-        )
+        job = run_job(client, ds, "r1", root / "broken.json", "coco_results")
         assert job["state"] == "failed" and "broken.json" in job["error"]
         assert client.get(f"/datasets/{ds}/evaluation", params={"run": "r1"}).json() == before
 
         # replace r1 with the better half of the predictions: old boxes and results are gone at once
         half = [r for r in results if r["score"] >= 0.5]
         (root / "half.json").write_text(json.dumps(half))
-        job = wait_job(
-            client,
-            client.post(
-                f"/datasets/{ds}/predictions", json={"run": "r1", "path": "coco/half.json", "format": "coco_results"}
-            ).json()["job_id"],
-        )
+        job = run_job(client, ds, "r1", "coco/half.json", "coco_results")
         assert job["state"] == "succeeded", job
         assert job["result"]["replaced"] == len(results) and job["result"]["predictions"] == len(half)
         after = client.get(f"/datasets/{ds}/evaluation", params={"run": "r1"}).json()
@@ -314,12 +293,7 @@ def test_yolo_predictions(server):
     (labels / "im2.txt").write_text("0 0.625 0.75 0.25 0.5 0.8\n")  # cat on the dog: class confusion
     with server.client() as client:
         ds = import_dataset(client, "y", root / "annotations.json", "coco")["dataset_id"]
-        job = wait_job(
-            client,
-            client.post(
-                f"/datasets/{ds}/predictions", json={"run": "yolo1", "path": "coco2/pred", "format": "yolo"}
-            ).json()["job_id"],
-        )
+        job = run_job(client, ds, "yolo1", "coco2/pred", "yolo")
         assert job["state"] == "succeeded", job
         reply = client.get(f"/datasets/{ds}/evaluation", params={"run": "yolo1"}).json()
         assert (reply["tp"], reply["fp"], reply["fn"]) == (1, 2, 1)
@@ -331,28 +305,13 @@ def test_yolo_predictions(server):
         assert cat["evaluation"]["yolo1"]["status"] == "TP" and cat["evaluation"]["yolo1"]["iou"] == pytest.approx(1.0)
 
         (labels / "im2.txt").write_text("0 0.625 0.75 0.25 0.5\n")  # no confidence
-        job = wait_job(
-            client,
-            client.post(
-                f"/datasets/{ds}/predictions", json={"run": "yolo1", "path": "coco2/pred", "format": "yolo"}
-            ).json()["job_id"],
-        )
+        job = run_job(client, ds, "yolo1", "coco2/pred", "yolo")
         assert job["state"] == "failed" and "im2.txt line 1" in job["error"] and "save_conf" in job["error"]
         (labels / "im2.txt").write_text("7 0.625 0.75 0.25 0.5 0.5\n")
-        job = wait_job(
-            client,
-            client.post(
-                f"/datasets/{ds}/predictions", json={"run": "yolo1", "path": "coco2/pred", "format": "yolo"}
-            ).json()["job_id"],
-        )
+        job = run_job(client, ds, "yolo1", "coco2/pred", "yolo")
         assert job["state"] == "failed" and "im2.txt" in job["error"] and "class 7" in job["error"]
         (labels / "im3.txt").write_text("0 0.5 0.5 0.1 0.1 0.5\n")
         (labels / "im2.txt").write_text("")
-        job = wait_job(
-            client,
-            client.post(
-                f"/datasets/{ds}/predictions", json={"run": "yolo1", "path": "coco2/pred", "format": "yolo"}
-            ).json()["job_id"],
-        )
+        job = run_job(client, ds, "yolo1", "coco2/pred", "yolo")
         assert job["state"] == "failed" and "im3.txt" in job["error"]
         assert client.get(f"/datasets/{ds}/evaluation", params={"run": "yolo1"}).json()["tp"] == 1  # unchanged

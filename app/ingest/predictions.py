@@ -113,21 +113,20 @@ def load_coco_results(path: Path, index: DatasetIndex, progress: Progress) -> pa
                 raise IngestError(f"{name}: entry {hit[0]} {problem} ({hit[1]} entries affected)")
         con.register("_img", pa.table({"sample_id": index.sample_ids, "source_id": index.sample_source_ids}))
         con.register("_cat", pa.table({"category_id": index.category_ids, "source_id": index.category_source_ids}))
-        hit = con.execute(
-            "SELECT min(r.image_id), count(*) FROM raw r ANTI JOIN _img i ON r.image_id = i.source_id"
-        ).fetchall()[0]
-        if hit and hit[1]:
-            raise IngestError(
-                f"{name}: image_id {hit[0]} is not an image of this dataset ({hit[1]} entries with unknown "
-                "image ids; image_id must be the COCO image id the dataset was imported with)"
-            )
-        hit = con.execute(
-            "SELECT min(r.category_id), count(*) FROM raw r ANTI JOIN _cat c ON r.category_id = c.source_id"
-        ).fetchall()[0]
-        if hit and hit[1]:
-            raise IngestError(
-                f"{name}: category_id {hit[0]} is not a category of this dataset ({hit[1]} entries affected)"
-            )
+        unknown = [
+            (
+                "image_id",
+                "_img",
+                "is not an image of this dataset (image_id must be the COCO image id the dataset was imported with)",
+            ),
+            ("category_id", "_cat", "is not a category of this dataset"),
+        ]
+        for column, known, problem in unknown:
+            value, count = con.execute(
+                f"SELECT min(r.{column}), count(*) FROM raw r ANTI JOIN {known} k ON r.{column} = k.source_id"
+            ).fetchall()[0]
+            if count:
+                raise IngestError(f"{name}: {column} {value} {problem}; {count} entries affected")
         table = con.sql(
             """
             SELECT i.sample_id, c.category_id, r.bbox[1] AS x, r.bbox[2] AS y, r.bbox[3] AS w, r.bbox[4] AS h,

@@ -48,6 +48,16 @@ def _f64(a: Any, n: int, cols: int | None = None) -> np.ndarray:
     return out.reshape(n, cols) if cols else out.reshape(n)
 
 
+def _normalise_boxes(boxes: GroundTruth | Predictions) -> int:
+    """Shared columns as contiguous numpy arrays: image, category (int64), boxes (n, 4 float64), ids."""
+    n = len(boxes.image)
+    boxes.image = np.asarray(boxes.image, dtype=np.int64).reshape(n)
+    boxes.category = np.asarray(boxes.category, dtype=np.int64).reshape(n)
+    boxes.boxes = _f64(boxes.boxes, n, 4)
+    boxes.ids = np.arange(n, dtype=np.int64) if boxes.ids is None else np.asarray(boxes.ids, np.int64).reshape(n)
+    return n
+
+
 @dataclass
 class GroundTruth:
     """Ground-truth boxes as columns. `image` values order images the way pycocotools' sorted imgIds do."""
@@ -60,13 +70,9 @@ class GroundTruth:
     ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        n = len(self.image)
-        self.image = np.asarray(self.image, dtype=np.int64).reshape(n)
-        self.category = np.asarray(self.category, dtype=np.int64).reshape(n)
-        self.boxes = _f64(self.boxes, n, 4)
+        n = _normalise_boxes(self)
         self.iscrowd = np.zeros(n, bool) if self.iscrowd is None else np.asarray(self.iscrowd, bool).reshape(n)
         self.area = self.boxes[:, 2] * self.boxes[:, 3] if self.area is None else _f64(self.area, n)
-        self.ids = np.arange(n, dtype=np.int64) if self.ids is None else np.asarray(self.ids, np.int64).reshape(n)
 
     def __len__(self) -> int:
         return len(self.image)
@@ -81,12 +87,7 @@ class Predictions:
     ids: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        n = len(self.image)
-        self.image = np.asarray(self.image, dtype=np.int64).reshape(n)
-        self.category = np.asarray(self.category, dtype=np.int64).reshape(n)
-        self.boxes = _f64(self.boxes, n, 4)
-        self.score = _f64(self.score, n)
-        self.ids = np.arange(n, dtype=np.int64) if self.ids is None else np.asarray(self.ids, np.int64).reshape(n)
+        self.score = _f64(self.score, _normalise_boxes(self))
 
     def __len__(self) -> int:
         return len(self.image)
