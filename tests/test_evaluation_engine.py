@@ -202,3 +202,35 @@ def test_empty_inputs_and_classes_without_ground_truth():
     assert reply["per_class"][1]["ap"] is None and reply["per_class"][1]["fp"] == 1
     empty = ev.GroundTruth(image=[], category=[], boxes=no_boxes)
     assert ev.evaluate(empty, none, 0.5, categories=[], images=[])["map"] is None
+
+
+def test_chunked_matching_gives_the_same_result(monkeypatch):
+    """Tiny pair chunks split (image, class) groups across chunks: decisions must not change."""
+    n_images, n_cats = 30, 3
+    gts, dts = synthetic(5, n_images, n_cats, crowd_rate=0.1)
+    e = pycoco(gts, dts, n_images, n_cats)
+    monkeypatch.setattr(ev, "PAIR_CHUNK", 7)
+    m, acc, gt, dt = engine(gts, dts, n_cats, n_images=n_images)
+    np.testing.assert_array_equal(acc.precision, e.eval["precision"][:, :, :, 0, 2])
+    errors = ev.analyse(m, gt, dt, 0.5)
+    monkeypatch.setattr(ev, "PAIR_CHUNK", 4_000_000)
+    m2, _, _, _ = engine(gts, dts, n_cats, n_images=n_images)
+    np.testing.assert_array_equal(m.dt_match, m2.dt_match)
+    np.testing.assert_array_equal(errors.dt_code, ev.analyse(m2, gt, dt, 0.5).dt_code)
+
+
+def test_dense_overlapping_scenes_equal_pycocotools():
+    """Crowded images of one class: many candidate boxes per detection, equal IoUs and equal scores."""
+    rng = np.random.default_rng(3)
+    gts, dts = [], []
+    for img in range(1, 16):
+        grid = [(x, y) for x in range(0, 100, 20) for y in range(0, 60, 20)]  # touching, equal-sized boxes
+        for k, (x, y) in enumerate(grid):
+            gts.append((img, 1, [float(x), float(y), 20.0, 20.0], k % 11 == 0))
+        for _ in range(60):
+            x, y = rng.integers(0, 90, 2).astype(float)
+            dts.append((img, 1, [x, y, 20.0, 20.0], float(rng.integers(0, 4)) / 4))  # four score levels
+    e = pycoco(gts, dts, 15, 1)
+    m, acc, _, _ = engine(gts, dts, 1, n_images=15)
+    np.testing.assert_array_equal(acc.precision, e.eval["precision"][:, :, :, 0, 2])
+    assert ev.mean_valid(acc.precision) == e.stats[0]
