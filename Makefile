@@ -14,10 +14,13 @@ UV          ?= $(shell command -v uv 2>/dev/null || echo $(TOOLS)/bin/uv)
 # torch: the version comes from pyproject.toml (the only place it is pinned); the build is always CPU.
 # Default source is the PyTorch CPU index; TORCH_WHEELS=DIR installs from a local wheel directory
 # instead (offline hosts). A directory holding the matching +cpu wheel is picked up automatically.
+# The venv is synced in one step (locked requirements + torch+cpu + the project), so a rebuild never
+# leaves a window without torch for a server that is running from it.
 TORCH_VERSION := $(shell sed -n 's/^ *"torch==\([0-9][0-9.]*\)".*/\1/p' pyproject.toml)
 TORCH_INDEX   ?= https://download.pytorch.org/whl/cpu
 TORCH_WHEELS  ?= $(if $(wildcard /opt/wheels/torch-$(TORCH_VERSION)+cpu-*.whl),/opt/wheels,)
-TORCH_SOURCE  := $(if $(TORCH_WHEELS),--no-index --find-links $(TORCH_WHEELS),--index-url $(TORCH_INDEX))
+# For the one-step sync: only torch comes from here, everything else from PyPI with the lock's hashes.
+TORCH_LINKS   := $(if $(TORCH_WHEELS),$(TORCH_WHEELS),$(TORCH_INDEX)/torch/)
 # Packages that exist only for CUDA builds; they are in uv.lock (PyPI's torch wheel asks for them)
 # and must never be installed.
 CUDA_ONLY_RE  := ^(torch|triton|nvidia-|cuda-)
@@ -38,9 +41,8 @@ $(BUILD)/requirements.txt: uv.lock pyproject.toml | $(UV)
 
 $(VENV)/.installed: $(BUILD)/requirements.txt | $(UV)
 	test -x $(VENV)/bin/python || $(UV) venv --python $(PYTHON) $(VENV)
-	$(UV) pip sync --python $(VENV)/bin/python $(BUILD)/requirements.txt
-	$(UV) pip install --python $(VENV)/bin/python --no-deps $(TORCH_SOURCE) "torch==$(TORCH_VERSION)+cpu"
-	$(UV) pip install --python $(VENV)/bin/python --no-deps -e .
+	{ cat $(BUILD)/requirements.txt; echo "torch==$(TORCH_VERSION)+cpu"; echo "-e ."; } > $(BUILD)/venv-requirements.txt
+	$(UV) pip sync --python $(VENV)/bin/python --find-links $(TORCH_LINKS) $(BUILD)/venv-requirements.txt
 	$(VENV)/bin/python -c "import torch, sys; sys.exit('torch has CUDA: ' + str(torch.version.cuda)) if torch.version.cuda else print('torch', torch.__version__, 'CPU only')"
 	@if $(UV) pip list --python $(VENV)/bin/python 2>/dev/null | grep -Ei '^(nvidia-|cuda-|triton)'; then echo 'CUDA packages installed' >&2; exit 1; fi
 	touch $@
@@ -136,3 +138,11 @@ image-test: | $(UV) ## build the image offline (Debian stand-in bases, local whe
 	DOCKER_BUILDKIT=$(DOCKER_BUILDKIT) UV=$(UV) UV_VERSION=$(UV_VERSION) TORCH_VERSION=$(TORCH_VERSION) \
 	TORCH_WHEELS=$(TORCH_WHEELS) TORCH_INDEX=$(TORCH_INDEX) PYTHON=$(PYTHON) tests/image/build_offline.sh $(TEST_IMAGE)
 	$(PYTHON) tests/image/check_image.py $(TEST_IMAGE)
+
+.PHONY: molecule-container
+molecule-container: venv molecule-image ## the role's container runtime on systemd through the host's Docker (scenario container)
+	docker image inspect $(TEST_IMAGE) >/dev/null 2>&1 || $(MAKE) image-test
+	docker tag $(TEST_IMAGE) datavisor-backend:molecule
+	docker save datavisor-backend:molecule --output $(BUILD)/image/datavisor-backend-molecule.tar
+	cd ansible && PATH=$(CURDIR)/$(VENV)/bin:$$PATH MOLECULE_IMAGE=$(MOLECULE_IMAGE) molecule test -s container
+	rm -f $(BUILD)/image/datavisor-backend-molecule.tar $(BUILD)/image/datavisor-backend-molecule-next.tar
