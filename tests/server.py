@@ -48,7 +48,7 @@ class Server:
     def db_path(self) -> Path:
         return Path(self.env["DATAVISOR_DB_PATH"])
 
-    def start(self, timeout: float = 60.0) -> Server:
+    def start(self, timeout: float = 180.0) -> Server:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "a")  # noqa: SIM115 - the server process owns it
         self.proc = subprocess.Popen(
