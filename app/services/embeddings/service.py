@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -199,7 +200,7 @@ class EmbeddingService:
         index = self.index(dataset_id, encoder.name)
         if embedded or have != len(index):
             ctx.progress(done, total, "computing uniqueness")
-            self._write_uniqueness(dataset_id, encoder.name, index)
+            self._write_uniqueness(dataset_id, encoder.name, index, ctx.check_cancelled)
         seconds = time.perf_counter() - started
         return {
             "model": encoder.name,
@@ -227,7 +228,10 @@ class EmbeddingService:
     def _gather(futures: list[tuple[int, Future]]) -> tuple[list[int], np.ndarray | None, list[int]]:
         ids, images, bad = [], [], []
         for sid, future in futures:
-            image = future.result()
+            try:
+                image = future.result()
+            except CancelledError:  # the decoder pool was shut down under us: the server is stopping
+                raise JobCancelled() from None
             if image is None:
                 bad.append(sid)
             else:
@@ -258,8 +262,10 @@ class EmbeddingService:
             finally:
                 cur.unregister("_new_vectors")
 
-    def _write_uniqueness(self, dataset_id: int, model: str, index: VectorIndex) -> None:
-        scores = index.uniqueness()
+    def _write_uniqueness(
+        self, dataset_id: int, model: str, index: VectorIndex, check: Callable[[], None] | None = None
+    ) -> None:
+        scores = index.uniqueness(check=check)
         table = pa.table(
             {
                 "dataset_id": pa.array(np.full(len(index), dataset_id, dtype=np.int64)),
@@ -293,17 +299,33 @@ class EmbeddingService:
                 return cached[1]
             started = time.perf_counter()
             with self._db.cursor() as cur:
-                arrow = cur.execute(
-                    "SELECT sample_id, vector FROM embeddings WHERE dataset_id = ? AND model = ? ORDER BY sample_id",
-                    [dataset_id, model],
-                ).to_arrow_table()
-            ids = arrow.column("sample_id").to_numpy()
-            vectors_col = arrow.column("vector").combine_chunks()
-            if len(ids):
-                flat = vectors_col.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-                vectors = flat.reshape(len(ids), -1)
-            else:
-                vectors = np.zeros((0, 0), dtype=np.float32)
+                cur.execute("BEGIN TRANSACTION")  # one snapshot for the size and the rows
+                try:
+                    shape = cur.execute(
+                        "SELECT count(*), coalesce(max(dim), 0) FROM embeddings WHERE dataset_id = ? AND model = ?",
+                        [dataset_id, model],
+                    ).fetchall()[0]  # fetchall: a half-read result would block the next statement
+                    # Streamed in record batches into one preallocated matrix: peak memory stays near the
+                    # matrix itself instead of matrix + Arrow table + copy. No ORDER BY (a sort would
+                    # materialise every vector again); rows are written in id order anyway.
+                    ids = np.empty(shape[0], dtype=np.int64)
+                    vectors = np.empty((shape[0], shape[1]), dtype=np.float32)
+                    reader = cur.sql(
+                        "SELECT sample_id, vector FROM embeddings WHERE dataset_id = ? AND model = ?",
+                        params=[dataset_id, model],
+                    ).to_arrow_reader(batch_size=8192)
+                    filled = 0
+                    for batch in reader:
+                        m = batch.num_rows
+                        ids[filled : filled + m] = batch.column(0).to_numpy()
+                        flat = batch.column(1).flatten().to_numpy(zero_copy_only=False)
+                        vectors[filled : filled + m] = flat.reshape(m, -1)
+                        filled += m
+                finally:
+                    cur.execute("COMMIT")
+            if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
+                order = np.argsort(ids, kind="stable")
+                ids, vectors = ids[order], vectors[order]
             index = VectorIndex(ids, vectors, model)
             self._indexes[key] = (len(ids), index)
             for derived_key in [k for k in self._derived if k[:2] == key]:
