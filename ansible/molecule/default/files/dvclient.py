@@ -3,9 +3,10 @@
 
   dvclient.py seed DIR                   write a tiny COCO dataset (3 PNG images, annotations.json) into DIR
   dvclient.py import URL NAME FILE       import FILE as dataset NAME, wait for the job; print the dataset as JSON
-  dvclient.py stream URL FILE SECONDS OUT  import FILE again and again for SECONDS; append every acknowledged
-                                         (job succeeded) dataset id to OUT; failures while the service restarts
-                                         are not acknowledged and are retried
+  dvclient.py stream URL FILE SECONDS OUT  import FILE again and again for at least SECONDS and until 3 imports
+                                         were acknowledged after the last failure (at most 10 x SECONDS); append
+                                         every acknowledged (job succeeded) dataset id to OUT; failures while the
+                                         service restarts are not acknowledged and are retried
   dvclient.py check URL OUT SAMPLES      every dataset id in OUT is there, ready, with SAMPLES samples
 """
 
@@ -78,21 +79,25 @@ def import_once(url: str, name: str, path: str, timeout: float = 60.0) -> dict:
 
 
 def stream(url: str, path: str, seconds: float, out: str) -> None:
-    acknowledged, failed = 0, 0
-    deadline = time.monotonic() + seconds
+    acknowledged, failed, since_failure = 0, 0, 0
+    started = time.monotonic()
     with open(out, "a") as ids:
-        while time.monotonic() < deadline:
+        while time.monotonic() - started < 10 * seconds:
+            if time.monotonic() - started >= seconds and (failed == 0 or since_failure >= 3):
+                break
             try:
-                started = import_once(url, f"stream-{acknowledged}-{failed}", path)
+                reply = import_once(url, f"stream-{time.time_ns()}", path)
             except (OSError, RuntimeError, ValueError) as error:  # the service is restarting: not acknowledged
                 failed += 1
+                since_failure = 0
                 print(f"not acknowledged: {error}", file=sys.stderr)
                 time.sleep(0.5)
                 continue
-            ids.write(f"{started['dataset_id']}\n")
+            ids.write(f"{reply['dataset_id']}\n")
             ids.flush()
             acknowledged += 1
-    print(json.dumps({"acknowledged": acknowledged, "not_acknowledged": failed}))
+            since_failure += 1
+    print(json.dumps({"acknowledged": acknowledged, "not_acknowledged": failed, "acknowledged_after_last_failure": since_failure}))
 
 
 def check(url: str, out: str, samples: int) -> None:
