@@ -134,9 +134,9 @@ image: ## build the backend image the production way (python:3.14-slim, uv from 
 	DOCKER_BUILDKIT=$(DOCKER_BUILDKIT) docker build -f Dockerfile.backend -t $(IMAGE) --build-arg TORCH_INDEX=$(TORCH_INDEX) .
 
 .PHONY: image-test
-image-test: | $(UV) ## build the image offline (Debian stand-in bases, local wheelhouse) and prove health, stop, data
+image-test: | $(UV) $(TOOLS)/bin/pip ## build the image offline (Debian stand-in bases, local wheelhouse) and prove health, stop, data
 	DOCKER_BUILDKIT=$(DOCKER_BUILDKIT) UV=$(UV) UV_VERSION=$(UV_VERSION) TORCH_VERSION=$(TORCH_VERSION) \
-	TORCH_WHEELS=$(TORCH_WHEELS) TORCH_INDEX=$(TORCH_INDEX) PYTHON=$(PYTHON) tests/image/build_offline.sh $(TEST_IMAGE)
+	TORCH_WHEELS=$(TORCH_WHEELS) TORCH_INDEX=$(TORCH_INDEX) PYTHON=$(TOOLS)/bin/python tests/image/build_offline.sh $(TEST_IMAGE)
 	$(PYTHON) tests/image/check_image.py $(TEST_IMAGE)
 
 .PHONY: molecule-container
@@ -146,3 +146,4 @@ molecule-container: venv molecule-image ## the role's container runtime on syste
 	docker save datavisor-backend:molecule --output $(BUILD)/image/datavisor-backend-molecule.tar
 	cd ansible && PATH=$(CURDIR)/$(VENV)/bin:$$PATH MOLECULE_IMAGE=$(MOLECULE_IMAGE) molecule test -s container
 	rm -f $(BUILD)/image/datavisor-backend-molecule.tar $(BUILD)/image/datavisor-backend-molecule-next.tar
+	docker rmi datavisor-backend:molecule >/dev/null

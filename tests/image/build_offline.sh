@@ -5,7 +5,8 @@
 #   tests/image/build_offline.sh IMAGE_TAG
 #
 # Environment (the Makefile passes them): UV (the uv binary), UV_VERSION, TORCH_VERSION, TORCH_WHEELS (a directory with
-# torch-<version>+cpu-cp311-*.whl, or empty to download it from TORCH_INDEX), TORCH_INDEX, PYTHON,
+# torch-<version>+cpu-cp311-*.whl, or empty to download it from TORCH_INDEX), TORCH_INDEX, PYTHON (a Python 3.11
+# with pip: the Makefile passes the .tools venv),
 # DEBIAN_MIRROR. Stand-ins and the wheelhouse are reused when present (delete them to rebuild:
 # `docker rmi datavisor-stand-in/python:3.11-bookworm datavisor-stand-in/uv:$UV_VERSION`, rm -rf build/image).
 #
