@@ -70,6 +70,11 @@ class Settings(BaseSettings):
     embedding_model: Path | None = Field(
         None, description="TorchScript model file for embeddings; unset uses EfficientNet-Lite0."
     )
+    embedding_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto",
+        description="Arithmetic of the default model: bfloat16 is ~2.5x faster on CPUs with native bf16 "
+        "(AVX512-BF16/AMX; 'auto' uses it there) and changes vectors by <0.2% (cosine >= 0.998).",
+    )
     duckdb_memory_limit: str | None = Field(
         None, description="DuckDB memory_limit (e.g. 4GB); unset keeps DuckDB's default (80% of RAM)."
     )

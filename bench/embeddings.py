@@ -52,6 +52,11 @@ def write_jpegs(folder: Path, n: int) -> list[Path]:
     return paths
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float]) -> str:
     ordered = sorted(values)
     return f"p50 {st.median(ordered):6.1f} ms  p95 {ordered[int(0.95 * (len(ordered) - 1))]:6.1f} ms (n={len(ordered)})"
@@ -60,31 +65,36 @@ def pct(values: list[float]) -> str:
 def in_process(paths: list[Path], threads: int) -> None:
     import torch
 
+    import app.services.embeddings  # noqa: F401 - sets the OpenMP wait policy before torch loads
     from app.services.embeddings.encoder import Encoder, decode_image
+    from app.services.embeddings.service import BATCH
 
     torch.set_num_threads(threads)
     pool = ThreadPoolExecutor(2)
     started = time.perf_counter()
     images = list(pool.map(decode_image, paths))
     decode_rate = len(paths) / (time.perf_counter() - started)
-    encoder = Encoder.default()
-    encoder.embed(np.stack(images[:16]))  # warm-up
-    started = time.perf_counter()
-    for i in range(0, len(images), 16):
-        encoder.embed(np.stack(images[i : i + 16]))
+    encoder = Encoder.default("auto")
+    encoder.embed(np.stack(images[:BATCH]))  # warm-up
+    started, cpu = time.perf_counter(), time.process_time()
+    for i in range(0, len(images), BATCH):
+        encoder.embed(np.stack(images[i : i + BATCH]))
     model_rate = len(images) / (time.perf_counter() - started)
-    started = time.perf_counter()
-    ahead = [pool.submit(decode_image, p) for p in paths[:16]]
-    for i in range(0, len(paths), 16):
+    model_cpu = (time.process_time() - cpu) / len(images) * 1000
+    started, cpu = time.perf_counter(), time.process_time()
+    ahead = [pool.submit(decode_image, p) for p in paths[:BATCH]]
+    for i in range(0, len(paths), BATCH):
         batch = np.stack([f.result() for f in ahead])
-        ahead = [pool.submit(decode_image, p) for p in paths[i + 16 : i + 32]]
+        ahead = [pool.submit(decode_image, p) for p in paths[i + BATCH : i + 2 * BATCH]]
         encoder.embed(batch)
     both = len(paths) / (time.perf_counter() - started)
+    both_cpu = (time.process_time() - cpu) / len(paths) * 1000
     pool.shutdown()
+    precision = "bfloat16" if encoder.bfloat16 else "float32"
     print(
-        f"in-process, {threads} torch thread(s): decode {decode_rate:.0f} img/s (2 threads, draft mode), "
-        f"model {model_rate:.1f} img/s, decode+model pipelined {both:.1f} img/s   "
-        f"load avg {os.getloadavg()[0]:.1f}"
+        f"in-process, {threads} torch thread(s), batch {BATCH}, {precision}: decode {decode_rate:.0f} img/s "
+        f"(2 threads, draft mode), model {model_rate:.1f} img/s ({model_cpu:.1f} CPU ms/img), decode+model pipelined "
+        f"{both:.1f} img/s ({both_cpu:.1f} CPU ms/img)   load avg {os.getloadavg()[0]:.1f}"
     )
 
 
@@ -110,13 +120,14 @@ def through_server(state: Path, n: int, threads: int) -> None:
                     page.append((time.perf_counter() - t0) * 1000)
                     time.sleep(0.05)
 
-        started = time.perf_counter()
+        started, cpu0 = time.perf_counter(), cpu_seconds(server.proc.pid)
         job_id = client.post(f"/datasets/{dataset_id}/embeddings").json()["job_id"]
         poller = threading.Thread(target=poll)
         poller.start()
         while (job := client.get(f"/jobs/{job_id}").json())["state"] not in ("succeeded", "failed", "cancelled"):
             time.sleep(0.2)
         wall = time.perf_counter() - started
+        cpu = cpu_seconds(server.proc.pid) - cpu0
         stop.set()
         poller.join()
         assert job["state"] == "succeeded", job
@@ -124,7 +135,8 @@ def through_server(state: Path, n: int, threads: int) -> None:
         print(
             f"server job, torch_threads={threads}: {result['embedded']} images in {wall:.1f} s wall = "
             f"{result['embedded'] / wall:.1f} img/s (job's own clock {result['seconds']:.1f} s incl. DuckDB writes "
-            f"and uniqueness)   load avg {os.getloadavg()[0]:.1f}"
+            f"and uniqueness); server CPU {cpu / result['embedded'] * 1000:.1f} ms/img (incl. the polled requests)   "
+            f"load avg {os.getloadavg()[0]:.1f}"
         )
         print(f"during the job: GET /health {pct(health)};  samples page {pct(page)}")
 

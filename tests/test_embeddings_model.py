@@ -75,3 +75,14 @@ def test_non_images_are_refused_with_a_reason() -> None:
         decode_bytes(b"this is a text file, not a picture")
     with pytest.raises(ImageUnreadable, match="empty"):
         decode_bytes(b"")
+
+
+def test_bfloat16_keeps_the_classes_and_the_vectors(tmp_path: Path) -> None:
+    fp32, bf16 = Encoder.default("float32"), Encoder.default("bfloat16")
+    assert bf16.bfloat16 and not fp32.bfloat16
+    pixels = [decode_image(_photo(tmp_path, name)) for name in ("chelsea", "coffee")]
+    a, b = fp32.embed(np.stack(pixels)), bf16.embed(np.stack(pixels))
+    assert float((a * b).sum(axis=1).min()) > 0.995
+    with torch.autocast("cpu", torch.bfloat16):
+        assert int(_logits(bf16.module, pixels[0]).argmax()) in CATS
+        assert int(_logits(bf16.module, pixels[1]).argmax()) in COFFEE

@@ -61,12 +61,32 @@ def decode_bytes(data: bytes) -> np.ndarray:
     return decode_image(io.BytesIO(data))
 
 
+def cpu_has_native_bf16() -> bool:
+    """AVX512-BF16 or AMX: bfloat16 convolutions run natively (elsewhere they are emulated, slower)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = next((line for line in text.splitlines() if line.startswith("flags")), "")
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
+
+
 class Encoder:
     """A loaded model plus its preprocessing. `embed` is thread-safe (one inference at a time)."""
 
-    def __init__(self, module: torch.nn.Module, name: str, mean: tuple, std: tuple, *, features: bool) -> None:
+    def __init__(
+        self,
+        module: torch.nn.Module,
+        name: str,
+        mean: tuple,
+        std: tuple,
+        *,
+        features: bool,
+        bfloat16: bool = False,
+    ) -> None:
         self.module = module
         self.name = name
+        self.bfloat16 = bfloat16
         self._features = features
         self._mean = torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1)
         self._std = torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1)
@@ -74,9 +94,11 @@ class Encoder:
         self.dim = int(self.embed(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8)).shape[1])
 
     @classmethod
-    def default(cls) -> Encoder:
+    def default(cls, precision: str = "float32") -> Encoder:
+        """EfficientNet-Lite0; precision 'auto' picks bfloat16 where the CPU has it natively."""
+        bf16 = precision == "bfloat16" or (precision == "auto" and cpu_has_native_bf16())
         model = load_efficientnet_lite0().fuse_for_inference()
-        return cls(model, DEFAULT_MODEL_NAME, INPUT_MEAN, INPUT_STD, features=True)
+        return cls(model, DEFAULT_MODEL_NAME, INPUT_MEAN, INPUT_STD, features=True, bfloat16=bf16)
 
     @classmethod
     def torchscript(cls, path: Path) -> Encoder:
@@ -95,15 +117,15 @@ class Encoder:
             raise ModelLoadError(f"TorchScript model {path} failed on a 224x224 image: {error}") from error
 
     @classmethod
-    def from_settings(cls, model_path: Path | None) -> Encoder:
-        return cls.torchscript(model_path) if model_path else cls.default()
+    def from_settings(cls, model_path: Path | None, precision: str = "auto") -> Encoder:
+        return cls.torchscript(model_path) if model_path else cls.default(precision)
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         """N x H x W x 3 uint8 RGB -> N x D float32, each row of unit length."""
         # NHWC permuted to NCHW is already channels-last in memory, the layout oneDNN is fastest with.
         x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float()
         x = (x - self._mean) / self._std
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.bfloat16):
             out = self.module.features(x) if self._features else self.module(x)
             if isinstance(out, tuple | list):
                 out = out[0]
