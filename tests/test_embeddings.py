@@ -280,3 +280,29 @@ def test_a_broken_model_file_fails_the_job_with_a_reason(server_factory, tmp_pat
         dataset_id = import_dataset(client, "photos", "photos", fmt="folders")["dataset_id"]
         response = client.post(f"/datasets/{dataset_id}/embeddings")
         assert response.status_code == 503 and "broken.pt" in response.json()["detail"]
+
+
+def test_stopping_the_server_mid_run_keeps_finished_vectors(server_factory, tmp_path: Path) -> None:
+    n = 400
+    state = tmp_path / "state"
+    _noise_dataset(state / "datasets" / "noise", n)
+    first = server_factory(state_dir=state)
+    with first.start().client() as client:
+        dataset_id = import_dataset(client, "noise", "noise", fmt="folders")["dataset_id"]
+        job_id = client.post(f"/datasets/{dataset_id}/embeddings").json()["job_id"]
+        deadline = time.monotonic() + 120
+        while client.get(f"/jobs/{job_id}").json()["done"] < 16:
+            assert time.monotonic() < deadline, "the job made no progress"
+            time.sleep(0.05)
+    started = time.monotonic()
+    assert first.stop() == 0
+    assert time.monotonic() - started < 30
+    assert "checkpoint completed" in first.log()
+    second = server_factory(state_dir=state)
+    with second, second.client() as client:
+        job = client.get(f"/jobs/{job_id}").json()
+        assert job["state"] in ("cancelled", "failed")  # never left "running"
+        kept = client.get(f"/datasets/{dataset_id}/embeddings").json()["models"][0]["vectors"]
+        assert 0 < kept < n
+        rest = embed(client, dataset_id)
+        assert rest["result"]["embedded"] == n - kept
