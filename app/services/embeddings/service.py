@@ -42,6 +42,8 @@ from app.services.paths import PathNotAllowed, resolve_file_in_roots
 log = logging.getLogger(__name__)
 
 JOB_KIND = "embeddings"
+MAX_INDEXES = 4  # datasets whose vectors stay in memory (least recently used goes first)
+MAX_DERIVED = 32  # cached duplicate answers / projections
 BATCH = 8  # measured best for 1-2 torch threads: activations stay in cache
 FLUSH_EVERY = 256  # vectors per write transaction
 
@@ -73,6 +75,7 @@ class EmbeddingService:
         self._derived: dict[tuple[int, str, str], Any] = {}
         self._stopping = threading.Event()
         self._job_ids: set[str] = set()
+        self._start_lock = threading.Lock()
         self._decoders = ThreadPoolExecutor(max_workers=2, thread_name_prefix="datavisor-decode")
         torch.set_num_threads(self._threads)
 
@@ -123,15 +126,16 @@ class EmbeddingService:
     def start(self, dataset_id: int) -> str:
         """Queue an embedding run for the dataset (or return the one already queued/running)."""
         self._require_dataset(dataset_id)
-        running = self._active_jobs(dataset_id)
-        if running:
-            return running[0]["id"]
         model = self.model_name
-        job = self._jobs.submit(
-            JOB_KIND, lambda ctx: self._run(ctx, dataset_id), dataset_id=dataset_id, params={"model": model}
-        )
-        self._job_ids.add(job.id)
-        return job.id
+        with self._start_lock:  # two quick POSTs must not queue two runs
+            running = self._active_jobs(dataset_id)
+            if running:
+                return running[0]["id"]
+            job = self._jobs.submit(
+                JOB_KIND, lambda ctx: self._run(ctx, dataset_id), dataset_id=dataset_id, params={"model": model}
+            )
+            self._job_ids.add(job.id)
+            return job.id
 
     def cancel(self, dataset_id: int) -> list[str]:
         self._require_dataset(dataset_id)
@@ -298,6 +302,7 @@ class EmbeddingService:
         with self._index_lock:
             cached = self._indexes.get(key)
             if cached is not None and cached[0] == count:
+                self._indexes[key] = self._indexes.pop(key)  # most recently used last
                 return cached[1]
             started = time.perf_counter()
             with self._db.cursor() as cur:
@@ -329,6 +334,9 @@ class EmbeddingService:
                 order = np.argsort(ids, kind="stable")
                 ids, vectors = ids[order], vectors[order]
             index = VectorIndex(ids, vectors, model)
+            self._indexes.pop(key, None)
+            while len(self._indexes) >= MAX_INDEXES:
+                self._indexes.pop(next(iter(self._indexes)))
             self._indexes[key] = (len(ids), index)
             for derived_key in [k for k in self._derived if k[:2] == key]:
                 del self._derived[derived_key]
@@ -392,7 +400,7 @@ class EmbeddingService:
                 len(index),
                 time.perf_counter() - started,
             )
-            self._derived[key] = groups
+            self._remember(key, groups)
         return {
             "model": index.model,
             "threshold": threshold,
@@ -407,7 +415,7 @@ class EmbeddingService:
         cached = self._derived.get(key)
         if cached is None or cached[0] is not index:
             cached = (index, index.projection())
-            self._derived[key] = cached
+            self._remember(key, cached)
         coords = cached[1]
         return {
             "model": index.model,
@@ -417,6 +425,13 @@ class EmbeddingService:
                 for s, (x, y) in zip(index.ids.tolist(), coords.tolist(), strict=True)
             ],
         }
+
+    def _remember(self, key: tuple[int, str, str], value: Any) -> None:
+        with self._index_lock:
+            self._derived.pop(key, None)
+            while len(self._derived) >= MAX_DERIVED:
+                self._derived.pop(next(iter(self._derived)))
+            self._derived[key] = value
 
     def status(self, dataset_id: int) -> dict[str, Any]:
         self._require_dataset(dataset_id)
