@@ -130,6 +130,21 @@ def test_proxy_flag_decides_bind_address_cors_and_proxy_headers(tmp_path: Path, 
     assert settings.graceful_shutdown_timeout == 30
 
 
+def test_env_file_carries_every_setting_of_the_app(tmp_path: Path) -> None:
+    rendered = render(
+        tmp_path,
+        datavisor_plugins_enabled=["brightness"],
+        datavisor_embedding_model="/srv/datavisor/models/model.pt",
+        datavisor_duckdb_memory_limit="4GB",
+        datavisor_duckdb_checkpoint_threshold="64MiB",
+    )
+    env = env_file(rendered["datavisor.env"])
+    assert sorted(env) == sorted(f"DATAVISOR_{name.upper()}" for name in Settings.model_fields)
+    settings = Settings(**{key.removeprefix("DATAVISOR_").lower(): value for key, value in env.items()})
+    assert settings.plugins_enabled == ["brightness"]
+    assert settings.duckdb_memory_limit == "4GB"
+
+
 def test_preflight_refuses_a_stop_budget_that_cannot_cover_the_graceful_timeout(tmp_path: Path) -> None:
     tasks = [{"ansible.builtin.include_role": {"name": "datavisor", "tasks_from": "preflight"}}]
     result = run_playbook(tmp_path, tasks, {"datavisor_graceful_shutdown_timeout": 40, "datavisor_timeout_stop_sec": 50})
