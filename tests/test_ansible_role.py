@@ -29,7 +29,9 @@ ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 def run_playbook(tmp_path: Path, tasks: list[dict], extra_vars: dict | None = None) -> subprocess.CompletedProcess:
     playbook = tmp_path / "play.yml"
     playbook.write_text(
-        yaml.safe_dump([{"name": "test", "hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}])
+        yaml.safe_dump(
+            [{"name": "test", "hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
+        )
     )
     env = {
         **os.environ,
@@ -54,7 +56,13 @@ def render(tmp_path: Path, **extra_vars: object) -> dict[str, str]:
         {"ansible.builtin.include_vars": {"file": str(ROLE / "defaults" / "main.yml")}},
         {"ansible.builtin.include_vars": {"file": str(ROLE / "vars" / "main.yml")}},
     ] + [
-        {"ansible.builtin.template": {"src": str(ROLE / "templates" / f"{name}.j2"), "dest": str(out / name), "mode": "0644"}}
+        {
+            "ansible.builtin.template": {
+                "src": str(ROLE / "templates" / f"{name}.j2"),
+                "dest": str(out / name),
+                "mode": "0644",
+            }
+        }
         for name in ("datavisor.service", "datavisor.env")
     ]
     result = run_playbook(tmp_path, tasks, extra_vars)
@@ -147,6 +155,8 @@ def test_env_file_carries_every_setting_of_the_app(tmp_path: Path) -> None:
 
 def test_preflight_refuses_a_stop_budget_that_cannot_cover_the_graceful_timeout(tmp_path: Path) -> None:
     tasks = [{"ansible.builtin.include_role": {"name": "datavisor", "tasks_from": "preflight"}}]
-    result = run_playbook(tmp_path, tasks, {"datavisor_graceful_shutdown_timeout": 40, "datavisor_timeout_stop_sec": 50})
+    result = run_playbook(
+        tmp_path, tasks, {"datavisor_graceful_shutdown_timeout": 40, "datavisor_timeout_stop_sec": 50}
+    )
     assert result.returncode != 0
     assert "TimeoutStopSec=50 cannot cover the graceful timeout (40 s)" in result.stdout

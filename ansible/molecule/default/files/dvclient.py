@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Verify helper run inside a Molecule instance (system python3, stdlib only): talks to DataVisor on loopback.
 
-  dvclient.py seed DIR                   write a tiny COCO dataset (3 PNG images, annotations.json) into DIR
-  dvclient.py import URL NAME FILE       import FILE as dataset NAME, wait for the job; print the dataset as JSON
-  dvclient.py stream URL FILE SECONDS OUT  import FILE again and again for at least SECONDS and until 3 imports
-                                         were acknowledged after the last failure (at most 10 x SECONDS); append
-                                         every acknowledged (job succeeded) dataset id to OUT; failures while the
-                                         service restarts are not acknowledged and are retried
-  dvclient.py check URL OUT SAMPLES      every dataset id in OUT is there, ready, with SAMPLES samples
+dvclient.py seed DIR                   write a tiny COCO dataset (3 PNG images, annotations.json) into DIR
+dvclient.py import URL NAME FILE       import FILE as dataset NAME, wait for the job; print the dataset as JSON
+dvclient.py stream URL FILE SECONDS OUT  import FILE again and again for at least SECONDS and until 3 imports
+                                       were acknowledged after the last failure (at most 10 x SECONDS); append
+                                       every acknowledged (job succeeded) dataset id to OUT; failures while the
+                                       service restarts are not acknowledged and are retried
+dvclient.py check URL OUT SAMPLES      every dataset id in OUT is there, ready, with SAMPLES samples
 """
 
 from __future__ import annotations
@@ -97,7 +97,11 @@ def stream(url: str, path: str, seconds: float, out: str) -> None:
             ids.flush()
             acknowledged += 1
             since_failure += 1
-    print(json.dumps({"acknowledged": acknowledged, "not_acknowledged": failed, "acknowledged_after_last_failure": since_failure}))
+    print(
+        json.dumps(
+            {"acknowledged": acknowledged, "not_acknowledged": failed, "acknowledged_after_last_failure": since_failure}
+        )
+    )
 
 
 def check(url: str, out: str, samples: int) -> None:
@@ -107,8 +111,14 @@ def check(url: str, out: str, samples: int) -> None:
         raise SystemExit(f"GET /datasets answered {status}")
     present = {d["id"]: d for d in datasets}
     lost = [i for i in wanted if i not in present]
-    wrong = [i for i in wanted if i in present and (present[i]["status"] != "ready" or present[i]["counts"]["samples"] != samples)]
-    print(json.dumps({"acknowledged": len(wanted), "present": len(wanted) - len(lost), "lost": lost, "incomplete": wrong}))
+    wrong = [
+        i
+        for i in wanted
+        if i in present and (present[i]["status"] != "ready" or present[i]["counts"]["samples"] != samples)
+    ]
+    print(
+        json.dumps({"acknowledged": len(wanted), "present": len(wanted) - len(lost), "lost": lost, "incomplete": wrong})
+    )
     if lost or wrong or not wanted:
         raise SystemExit(1)
 
