@@ -45,7 +45,9 @@ def keepalive(url: str, n: int, base: list[str]) -> list[float]:
     try:
         out = subprocess.run(
             [*base, "--config", cfg.name, "--write-out", "%{time_total}\\n"],
-            check=True, capture_output=True, text=True,
+            check=True,
+            capture_output=True,
+            text=True,
         ).stdout
     finally:
         os.unlink(cfg.name)
@@ -58,7 +60,12 @@ def keepalive(url: str, n: int, base: list[str]) -> list[float]:
 def fresh(url: str, n: int, base: list[str]) -> list[float]:
     times = []
     for _ in range(n):
-        out = subprocess.run([*base, "--output", "/dev/null", "--write-out", "%{time_total}", url], check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [*base, "--output", "/dev/null", "--write-out", "%{time_total}", url],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         times.append(float(out.stdout) * 1000)
     return times
 
@@ -95,10 +102,14 @@ def main() -> None:
         n = args.requests
         results = {
             "requests": n,
-            "keepalive": {"direct": summary(keepalive(args.direct, n, direct_base)),
-                          "proxy": summary(keepalive(args.proxy, n, proxy_base))},
-            "new_connection": {"direct": summary(fresh(args.direct, n, direct_base)),
-                               "proxy": summary(fresh(args.proxy, n, proxy_base))},
+            "keepalive": {
+                "direct": summary(keepalive(args.direct, n, direct_base)),
+                "proxy": summary(keepalive(args.proxy, n, proxy_base)),
+            },
+            "new_connection": {
+                "direct": summary(fresh(args.direct, n, direct_base)),
+                "proxy": summary(fresh(args.proxy, n, proxy_base)),
+            },
         }
     finally:
         os.unlink(netrc.name)

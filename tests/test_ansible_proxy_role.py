@@ -9,18 +9,16 @@ Caddy on real systemd, with real traffic, is proven by `make molecule-proxy` (an
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.ansible_local import run_playbook
+
 ROOT = Path(__file__).resolve().parent.parent
 ROLE = ROOT / "ansible" / "roles" / "datavisor_proxy"
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 HASH = "$2y$10$Nyahrb4dykudjQFGPipqRenHJJGiDwyrC48zXGniq6k5jwFvksrL."
 GOOD = {
@@ -29,30 +27,13 @@ GOOD = {
 }
 
 
-def run(tmp_path: Path, tasks: list[dict], extra_vars: dict) -> subprocess.CompletedProcess:
-    playbook = tmp_path / "play.yml"
-    play = {"name": "test", "hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}
-    playbook.write_text(yaml.safe_dump([play]))
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(tmp_path / "none.cfg"),
-        "ANSIBLE_ROLES_PATH": str(ROLE.parent),
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_NOCOLOR": "true",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-    }
-    command = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(playbook), "--extra-vars", json.dumps(extra_vars)]
-    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-
-
 def preflight(tmp_path: Path, **overrides: object) -> subprocess.CompletedProcess:
     # The host checks read ansible_facts; give them a Debian host with systemd instead of gathering.
     tasks = [
         {"ansible.builtin.set_fact": {"ansible_facts": {"service_mgr": "systemd", "os_family": "Debian"}}},
         {"ansible.builtin.include_role": {"name": "datavisor_proxy", "tasks_from": "preflight"}},
     ]
-    return run(tmp_path, tasks, {**GOOD, **overrides})
+    return run_playbook(tmp_path, tasks, {**GOOD, **overrides})
 
 
 def test_argument_specs_list_the_defaults() -> None:
@@ -122,9 +103,15 @@ def render_caddyfile(tmp_path: Path, **overrides: object) -> str:
     tasks = [
         {"ansible.builtin.include_vars": {"file": str(ROLE / "defaults" / "main.yml")}},
         {"ansible.builtin.include_vars": {"file": str(ROLE / "vars" / "main.yml")}},
-        {"ansible.builtin.template": {"src": str(ROLE / "templates" / "Caddyfile.j2"), "dest": str(out), "mode": "0644"}},
+        {
+            "ansible.builtin.template": {
+                "src": str(ROLE / "templates" / "Caddyfile.j2"),
+                "dest": str(out),
+                "mode": "0644",
+            }
+        },
     ]
-    result = run(tmp_path, tasks, {**GOOD, "inventory_hostname": "dv.example.org", **overrides})
+    result = run_playbook(tmp_path, tasks, {**GOOD, "inventory_hostname": "dv.example.org", **overrides})
     assert result.returncode == 0, result.stdout + result.stderr
     return out.read_text()
 

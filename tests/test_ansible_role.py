@@ -9,43 +9,17 @@ The role on real systemd is proven by `make molecule` (ansible/molecule/default)
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from app.config import Settings
+from tests.ansible_local import run_playbook
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLE = ROOT / "ansible" / "roles" / "datavisor"
-ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
-
-
-def run_playbook(tmp_path: Path, tasks: list[dict], extra_vars: dict | None = None) -> subprocess.CompletedProcess:
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(
-        yaml.safe_dump(
-            [{"name": "test", "hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}]
-        )
-    )
-    env = {
-        **os.environ,
-        "ANSIBLE_CONFIG": str(tmp_path / "none.cfg"),
-        "ANSIBLE_ROLES_PATH": str(ROLE.parent),
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-        "ANSIBLE_NOCOLOR": "true",
-        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-    }
-    command = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(playbook)]
-    if extra_vars:
-        command += ["--extra-vars", json.dumps(extra_vars)]
-    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
 
 
 def render(tmp_path: Path, **extra_vars: object) -> dict[str, str]:
