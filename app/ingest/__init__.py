@@ -80,6 +80,17 @@ class ParsedDataset:
     info: dict = field(default_factory=dict)
 
 
+def from_columns(samples: dict[str, list], annotations: dict[str, list], class_names: list[str]) -> ParsedDataset:
+    """A ParsedDataset from column lists, with categories numbered by class index (YOLO, folders)."""
+    categories = pa.table(
+        {"source_id": list(range(len(class_names))), "name": class_names, "supercategory": [None] * len(class_names)},
+        schema=CATEGORIES_SCHEMA,
+    )
+    return ParsedDataset(
+        pa.table(samples, schema=SAMPLES_SCHEMA), pa.table(annotations, schema=ANNOTATIONS_SCHEMA), categories
+    )
+
+
 def image_size(path: Path, described_as: str) -> tuple[int, int]:
     """Width and height from the image header (PIL reads no pixels for this)."""
     try:

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow as pa
-
 from app.ingest import (
     ANNOTATIONS_SCHEMA,
-    CATEGORIES_SCHEMA,
     IMAGE_SUFFIXES,
     SAMPLES_SCHEMA,
     SPLIT_ALIASES,
     IngestError,
     ParsedDataset,
     Progress,
+    from_columns,
     image_size,
     split_name,
 )
@@ -89,10 +87,4 @@ def load(root: Path, split: str | None, progress: Progress, roots: list[Path]) -
             a_cols[key].append(value)
         if idx % 200 == 0:
             progress(idx, len(entries), "reading images")
-    categories = pa.table(
-        {"source_id": list(range(len(class_names))), "name": class_names, "supercategory": [None] * len(class_names)},
-        schema=CATEGORIES_SCHEMA,
-    )
-    return ParsedDataset(
-        pa.table(s_cols, schema=SAMPLES_SCHEMA), pa.table(a_cols, schema=ANNOTATIONS_SCHEMA), categories
-    )
+    return from_columns(s_cols, a_cols, class_names)

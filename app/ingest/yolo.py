@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow as pa
 import yaml
 
 from app.ingest import (
     ANNOTATIONS_SCHEMA,
-    CATEGORIES_SCHEMA,
     IMAGE_SUFFIXES,
     SAMPLES_SCHEMA,
     IngestError,
     ParsedDataset,
     Progress,
+    from_columns,
     image_size,
     split_name,
 )
@@ -185,10 +184,4 @@ def load(root: Path, split: str | None, progress: Progress, roots: list[Path]) -
                 a_cols["source_id"].append(None)
         if idx % 200 == 0:
             progress(idx, len(images), "reading images and labels")
-    categories = pa.table(
-        {"source_id": list(range(len(names))), "name": names, "supercategory": [None] * len(names)},
-        schema=CATEGORIES_SCHEMA,
-    )
-    return ParsedDataset(
-        pa.table(s_cols, schema=SAMPLES_SCHEMA), pa.table(a_cols, schema=ANNOTATIONS_SCHEMA), categories
-    )
+    return from_columns(s_cols, a_cols, names)
