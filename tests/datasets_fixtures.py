@@ -76,14 +76,18 @@ def make_coco(root: Path, n_images: int = 6, images: bool = True, data: dict | N
     return ann
 
 
-def wait_job(client: httpx.Client, job_id: str, timeout: float = 60.0) -> dict:
+FINAL_STATES = frozenset({"succeeded", "failed", "cancelled"})
+
+
+def wait_job(client: httpx.Client, job_id: str, timeout: float = 60.0, states: frozenset[str] = FINAL_STATES) -> dict:
+    """Poll until the job reaches one of `states` (by default: it finished)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = client.get(f"/jobs/{job_id}").json()
-        if job["state"] in ("succeeded", "failed", "cancelled"):
+        if job["state"] in states:
             return job
         time.sleep(0.05)
-    raise AssertionError(f"job {job_id} did not finish within {timeout} s")
+    raise AssertionError(f"job {job_id} not in {sorted(states)} within {timeout} s")
 
 
 def import_dataset(client: httpx.Client, name: str, path: Path | str, fmt: str = "auto", **extra: object) -> dict:

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from bench.make_coco import make as make_coco
+from tests.datasets_fixtures import import_dataset, wait_job
 from tests.server import Server
 
 GRACEFUL = 5
@@ -31,27 +32,10 @@ def write_coco(server: Server, name: str, images: int, boxes: int, seed: int = 0
     return path
 
 
-def start_import(client: httpx.Client, name: str, path: Path) -> dict:
-    response = client.post("/datasets", json={"name": name, "format": "coco", "path": str(path)})
-    assert response.status_code == 202, response.text
-    return response.json()
-
-
-def wait_job(client: httpx.Client, job_id: str, states: set[str], timeout: float = 120.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = client.get(f"/jobs/{job_id}").json()
-        if job["state"] in states:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} not in {states} after {timeout} s: {job}")
-
-
 def import_and_wait(client: httpx.Client, server: Server, name: str, images: int, boxes: int) -> int:
-    accepted = start_import(client, name, write_coco(server, name, images, boxes))
-    job = wait_job(client, accepted["job_id"], {"succeeded", "failed"})
+    job = import_dataset(client, name, write_coco(server, name, images, boxes), fmt="coco")
     assert job["state"] == "succeeded", job
-    return accepted["dataset_id"]
+    return job["dataset_id"]
 
 
 def snapshot(client: httpx.Client) -> dict:
@@ -135,8 +119,11 @@ def test_sigterm_during_an_import_with_an_open_event_stream(server_factory, tmp_
     with srv.start().client() as client:
         import_and_wait(client, srv, "kept", 20, 40)
         before = snapshot(client)
-        accepted = start_import(client, "big", write_coco(srv, "big", 6_000, 30_000, seed=7))
-        wait_job(client, accepted["job_id"], {"running"})
+        big = write_coco(srv, "big", 6_000, 30_000, seed=7)
+        accepted = client.post("/datasets", json={"name": "big", "format": "coco", "path": str(big)})
+        assert accepted.status_code == 202, accepted.text
+        accepted = accepted.json()
+        wait_job(client, accepted["job_id"], states=frozenset({"running"}))
 
         events: list[str] = []
         stream_ended = threading.Event()
