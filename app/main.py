@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -25,6 +27,7 @@ from app.config import ConfigError, Settings, get_settings
 from app.db import Database, DatabaseClosed
 from app.plugins import PluginRegistry
 from app.routers import ROUTERS
+from app.routers.errors import readable
 from app.services.datasets import recover_interrupted
 from app.services.embeddings.service import EmbeddingService
 from app.services.jobs import JobManager
@@ -142,6 +145,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=CORS_METHODS,
             allow_headers=CORS_HEADERS,
         )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Every error reply is {"detail": "<one readable line>"}; the structured list rides along.
+        return JSONResponse({"detail": readable(exc.errors()), "errors": jsonable_encoder(exc.errors())}, 422)
 
     @app.exception_handler(DatabaseClosed)
     async def _database_closed(request: Request, exc: DatabaseClosed) -> JSONResponse:

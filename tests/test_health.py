@@ -36,3 +36,13 @@ def test_ready_is_503_until_the_database_is_open(tmp_path) -> None:
     assert ready.json()["status"] == "starting"
     assert health.status_code == 200
     assert not (tmp_path / "db.duckdb").exists()
+
+
+def test_request_validation_errors_are_one_readable_line(server) -> None:
+    with server.client() as client:
+        response = client.post("/datasets", json={"format": "coco"})
+    assert response.status_code == 422
+    body = response.json()
+    assert isinstance(body["detail"], str)
+    assert "body.name: Field required" in body["detail"] and "body.path: Field required" in body["detail"]
+    assert {tuple(e["loc"]) for e in body["errors"]} >= {("body", "name"), ("body", "path")}

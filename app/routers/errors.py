@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from fastapi import HTTPException
+from pydantic import ValidationError
 
 from app.services.datasets import DatasetConflict, DatasetNotFound, InvalidImport
 from app.services.paths import PathNotAllowed
@@ -29,3 +30,13 @@ def http_errors() -> Iterator[None]:
     except tuple(STATUS) as error:
         status = next(code for cls, code in STATUS.items() if isinstance(error, cls))
         raise HTTPException(status, str(error).strip("'\"")) from None
+
+
+def readable(errors: list[dict] | ValidationError) -> str:
+    """One line for the `detail` of a 422: `where: what` for every error, joined with '; '."""
+    items = errors.errors() if isinstance(errors, ValidationError) else errors
+    parts = []
+    for item in items:
+        where = ".".join(str(p) for p in item["loc"]) or "query"
+        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)

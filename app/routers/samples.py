@@ -10,19 +10,11 @@ from pydantic import BaseModel, Field, ValidationError
 
 from app.db import Database
 from app.deps import get_db
-from app.routers.errors import http_errors
+from app.routers.errors import http_errors, readable
 from app.services import export, samples, stats, tags, views
 from app.services.query import MAX_LIMIT, SampleFilters, SampleQuery
 
 router = APIRouter(tags=["samples"])
-
-
-def _readable(error: ValidationError) -> str:
-    parts = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "query"
-        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
 
 
 def filter_params(
@@ -52,7 +44,7 @@ def filter_params(
     try:
         return SampleFilters(**{k: v for k, v in values.items() if v is not None})
     except ValidationError as error:
-        raise HTTPException(422, _readable(error)) from None
+        raise HTTPException(422, readable(error)) from None
 
 
 def query_params(
@@ -73,7 +65,7 @@ def query_params(
             sort_dir=sort_dir,
         )
     except ValidationError as error:
-        raise HTTPException(422, _readable(error)) from None
+        raise HTTPException(422, readable(error)) from None
 
 
 @router.get("/datasets/{dataset_id}/samples")
@@ -122,7 +114,7 @@ def edit_tags(dataset_id: int, body: dict[str, Any], db: Database = Depends(get_
     try:
         edit = TagEdit(**body)
     except (ValidationError, ValueError) as error:
-        detail = _readable(error) if isinstance(error, ValidationError) else str(error)
+        detail = readable(error) if isinstance(error, ValidationError) else str(error)
         raise HTTPException(422, detail) from None
     with http_errors():
         return tags.edit_tags(db, dataset_id, edit.sample_ids, edit.add, edit.remove)
@@ -138,7 +130,7 @@ def create_view(dataset_id: int, body: CreateView, db: Database = Depends(get_db
     try:
         filters = SampleFilters(**body.filters)
     except ValidationError as error:
-        raise HTTPException(422, "filters: " + _readable(error)) from None
+        raise HTTPException(422, "filters: " + readable(error)) from None
     with http_errors():
         return views.create_view(db, dataset_id, body.name, filters)
 
