@@ -237,6 +237,24 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             """,
         ],
     ),
+    (
+        # samples.gt_category_ids: the distinct ground-truth category ids of the sample, written at import.
+        # The category filter of the samples query reads it instead of semi-joining 1M annotations
+        # (about 40 % of a filtered page at 100K samples / 1M boxes).
+        5,
+        [
+            "ALTER TABLE samples ADD COLUMN gt_category_ids BIGINT[]",
+            """
+            UPDATE samples SET gt_category_ids = g.ids
+            FROM (
+                SELECT sample_id, list(DISTINCT category_id ORDER BY category_id) AS ids
+                FROM annotations WHERE source = 'ground_truth' GROUP BY sample_id
+            ) g
+            WHERE g.sample_id = samples.id
+            """,
+            "UPDATE samples SET gt_category_ids = [] WHERE gt_category_ids IS NULL",
+        ],
+    ),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

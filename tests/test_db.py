@@ -95,3 +95,32 @@ def test_close_interrupts_a_long_query(tmp_path: Path) -> None:
     assert not thread.is_alive()
     assert errors and "INTERRUPT" in str(errors[0]).upper()
     assert not wal_of(db).exists()
+
+
+def test_migration_5_backfills_ground_truth_categories_of_existing_samples(tmp_path: Path, monkeypatch) -> None:
+    import app.db as dbmod
+
+    path = tmp_path / "v4.duckdb"
+    monkeypatch.setattr(dbmod, "MIGRATIONS", [m for m in dbmod.MIGRATIONS if m[0] <= 4])
+    monkeypatch.setattr(dbmod, "SCHEMA_VERSION", 4)
+    old = Database(path)
+    old.open()
+    with old.write() as cur:
+        cur.execute("INSERT INTO samples (id, dataset_id, file_name, path) VALUES (1, 1, 'a', '/a'), (2, 1, 'b', '/b')")
+        cur.execute(
+            "INSERT INTO annotations (id, dataset_id, sample_id, category_id, x, y, w, h, area, iscrowd, source) "
+            "VALUES (1, 1, 1, 7, 0, 0, 1, 1, 1, false, 'ground_truth'),"
+            " (2, 1, 1, 3, 0, 0, 1, 1, 1, false, 'ground_truth'),"
+            " (3, 1, 1, 7, 0, 0, 1, 1, 1, false, 'ground_truth'),"
+            " (4, 1, 2, 9, 0, 0, 1, 1, 1, false, 'run-a')"
+        )
+    old.close()
+    monkeypatch.undo()
+
+    db = Database(path)
+    db.open()
+    assert db.schema_version == SCHEMA_VERSION
+    with db.cursor() as cur:
+        rows = cur.execute("SELECT id, gt_category_ids FROM samples ORDER BY id").fetchall()
+    assert rows == [(1, [3, 7]), (2, [])]  # predictions are not ground truth
+    db.close()

@@ -200,6 +200,16 @@ def _run_sample_hooks(
     return fields, tags
 
 
+def _category_lists(sample_idx: np.ndarray, category_idx: np.ndarray, n: int, k: int, c0: int) -> pa.ListArray:
+    """Per sample, the sorted distinct category ids of its boxes (samples.gt_category_ids)."""
+    pairs = (
+        np.unique(sample_idx.astype(np.int64) * max(k, 1) + category_idx) if len(sample_idx) else np.zeros(0, np.int64)
+    )
+    owners, ids = np.divmod(pairs, max(k, 1))
+    offsets = np.searchsorted(owners, np.arange(n + 1)).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(ids + c0, pa.int64()))
+
+
 def write(
     db: Database,
     dataset_id: int,
@@ -222,6 +232,9 @@ def write(
         s_tab = samples.append_column("id", pa.array(np.arange(s0, s0 + n, dtype=np.int64)))
         s_tab = s_tab.append_column("annotation_count", pa.array(counts))
         s_tab = s_tab.append_column("fields", pa.array(fields if fields is not None else [None] * n, pa.string()))
+        s_tab = s_tab.append_column(
+            "gt_category_ids", _category_lists(sample_idx, annotations.column("category_idx").to_numpy(), n, k, c0)
+        )
         c_tab = categories.append_column("id", pa.array(np.arange(c0, c0 + k, dtype=np.int64)))
         a_tab = annotations.append_column("id", pa.array(np.arange(a0, a0 + m, dtype=np.int64)))
         a_tab = a_tab.set_column(0, "sample_id", pa.array(sample_idx + s0))
@@ -239,8 +252,8 @@ def write(
         try:
             cur.execute(
                 "INSERT INTO samples (id, dataset_id, file_name, path, width, height, split, annotation_count, "
-                "source_id, fields) SELECT id, ?, file_name, path, width, height, split, annotation_count, "
-                "source_id, fields::JSON FROM _s",
+                "source_id, fields, gt_category_ids) SELECT id, ?, file_name, path, width, height, split, "
+                "annotation_count, source_id, fields::JSON, gt_category_ids FROM _s",
                 [dataset_id],
             )
             cur.execute(

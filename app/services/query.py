@@ -104,10 +104,9 @@ def where(dataset_id: int, f: SampleFilters) -> tuple[str, list[Any]]:
         params.append(f.max_annotations)
     if f.category is not None:
         clauses.append(
-            "s.id IN (SELECT a.sample_id FROM annotations a WHERE a.dataset_id = ? AND a.source = 'ground_truth' "
-            "AND a.category_id = (SELECT c.id FROM categories c WHERE c.dataset_id = ? AND c.name = ?))"
+            "list_contains(s.gt_category_ids, (SELECT c.id FROM categories c WHERE c.dataset_id = ? AND c.name = ?))"
         )
-        params.extend([dataset_id, dataset_id, f.category])
+        params.extend([dataset_id, f.category])
     tags = list(dict.fromkeys(f.tag))
     if tags:
         marks = ", ".join("?" for _ in tags)
