@@ -15,13 +15,10 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-
-import duckdb
 
 from app.db import Database, DatabaseClosed
 
@@ -56,15 +53,6 @@ class Job:
     finished_at: datetime | None = None
     version: int = 0
     cancel_event: threading.Event = field(default_factory=threading.Event, repr=False)
-    cancel_hooks: list[Callable[[], object]] = field(default_factory=list, repr=False)
-
-    def request_cancel(self) -> None:
-        self.cancel_event.set()
-        for hook in list(self.cancel_hooks):
-            try:
-                hook()
-            except Exception:  # noqa: BLE001 - a hook that fails must not stop the cancellation
-                log.debug("cancel hook of job %s failed", self.id, exc_info=True)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -97,16 +85,6 @@ class JobContext:
     def check_cancelled(self) -> None:
         if self.job.cancel_event.is_set():
             raise JobCancelled()
-
-    @contextmanager
-    def interruptible(self, conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Cancelling the job interrupts `conn`'s running query (e.g. a private in-memory parser database)."""
-        self.job.cancel_hooks.append(conn.interrupt)
-        try:
-            self.check_cancelled()
-            yield conn
-        finally:
-            self.job.cancel_hooks.remove(conn.interrupt)
 
     def progress(self, done: int | None = None, total: int | None = None, message: str | None = None) -> None:
         self.check_cancelled()
@@ -141,7 +119,7 @@ class JobManager:
         with self._lock:
             pending = [job for job in self._jobs.values() if job.state not in FINAL_STATES]
         for job in pending:
-            job.request_cancel()
+            job.cancel_event.set()
         self._queue.put(None)
         if self._worker is not None:
             self._worker.join(timeout)
@@ -219,7 +197,7 @@ class JobManager:
         if job is None:
             return self.get(job_id)
         if job.state not in FINAL_STATES:
-            job.request_cancel()
+            job.cancel_event.set()
             if job.state == QUEUED:
                 self._finish(job, CANCELLED, message="cancelled before it started")
         return job.public()
