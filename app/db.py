@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from app.errors import Unavailable
 from app.schema import MIGRATIONS, SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ SETTLE_SECONDS = 3.0
 INTERRUPT_SECONDS = 2.0
 
 
-class DatabaseClosed(RuntimeError):
+class DatabaseClosed(Unavailable):
     """The database is shutting down or not open; callers map this to 503."""
 
 

@@ -24,9 +24,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.config import ConfigError, Settings, get_settings
-from app.db import Database, DatabaseClosed
+from app.db import Database
+from app.errors import DataVisorError
 from app.plugins import PluginRegistry
-from app.routers import ROUTERS
+from app.routers import API_PREFIX, ROUTERS, health
 from app.routers.errors import readable
 from app.services.datasets import recover_interrupted
 from app.services.embeddings.service import EmbeddingService
@@ -133,7 +134,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    app = FastAPI(title="DataVisor", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="DataVisor",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
     app.state.settings = settings
     if not settings.behind_proxy:
         # Same-origin behind a proxy needs no CORS at all; otherwise allow exactly the configured
@@ -151,12 +159,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Every error reply is {"detail": "<one readable line>"}; the structured list rides along.
         return JSONResponse({"detail": readable(exc.errors()), "errors": jsonable_encoder(exc.errors())}, 422)
 
-    @app.exception_handler(DatabaseClosed)
-    async def _database_closed(request: Request, exc: DatabaseClosed) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "5"})
+    @app.exception_handler(DataVisorError)
+    async def _service_error(request: Request, exc: DataVisorError) -> JSONResponse:
+        # The one mapping of service errors to HTTP (app/errors.py): {"detail": "<message>", ...extra}.
+        return JSONResponse({"detail": str(exc), **exc.extra}, status_code=exc.status, headers=exc.headers)
 
+    # The JSON API lives under /api (the browser app owns every other path); the probes stay at the root too.
     for router in ROUTERS:
-        app.include_router(router)
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health.router, include_in_schema=False)
     return app
 
 

@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from PIL import Image, UnidentifiedImageError
 
+from app.errors import Invalid
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 # Split folder / file names as they appear in common layouts, and the split name we store.
@@ -66,7 +68,7 @@ CATEGORIES_SCHEMA = pa.schema([("source_id", pa.int64()), ("name", pa.string()),
 Progress = Callable[[int, int | None, str], None]
 
 
-class IngestError(ValueError):
+class IngestError(Invalid):
     """A malformed input; the message names the file and the problem and is shown to the user."""
 
 

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from app.config import Settings
 from app.db import Database
+from app.errors import Conflict, Invalid, NotFound
 from app.ingest import IngestError, ParsedDataset
 from app.ingest import detect as detection
 from app.plugins import IngestContext, PluginRegistry, Sample
@@ -34,15 +35,15 @@ log = logging.getLogger(__name__)
 IMPORTING, READY = "importing", "ready"
 
 
-class DatasetNotFound(LookupError):
+class DatasetNotFound(NotFound):
     pass
 
 
-class DatasetConflict(ValueError):
+class DatasetConflict(Conflict):
     pass
 
 
-class InvalidImport(ValueError):
+class InvalidImport(Invalid):
     """The request cannot start an import (path holds no such format); mapped to 422."""
 
 

@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from app.config import Settings
 from app.db import Database
+from app.errors import Conflict, Invalid, NotFound
 from app.ingest import IngestError
 from app.ingest import predictions as prediction_files
 from app.services import evaluation as ev
@@ -43,15 +44,15 @@ ALL_SPLITS = ""  # eval_summaries.split for the whole dataset
 BACKGROUND = "background"
 
 
-class RunNotFound(LookupError):
+class RunNotFound(NotFound):
     pass
 
 
-class InvalidRequest(ValueError):
+class InvalidRequest(Invalid):
     """Mapped to 422."""
 
 
-class RunConflict(RuntimeError):
+class RunConflict(Conflict):
     """The dataset is not ready (still importing); mapped to 409 by the router."""
 
 

@@ -14,17 +14,18 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from app.errors import Invalid, NotFound
 from app.services.paths import resolve_file_in_roots
 
 SIZES = {"small": 128, "medium": 256, "large": 512}
 WEBP_QUALITY = 80
 
 
-class ImageMissing(LookupError):
+class ImageMissing(NotFound):
     """The file is gone (404)."""
 
 
-class ImageUnreadable(ValueError):
+class ImageUnreadable(Invalid):
     """The file exists but cannot be decoded (422)."""
 
 

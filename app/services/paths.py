@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.errors import Forbidden
 
-class PathNotAllowed(PermissionError):
+
+class PathNotAllowed(Forbidden):
     """The path resolves outside every data root; routers map it to 403."""
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from app.db import Database
+from app.errors import NotFound
 from app.services import evaluation_store
 from app.services.datasets import DatasetNotFound, require
 from app.services.query import SampleQuery, order_by, where
 
 
-class SampleNotFound(LookupError):
+class SampleNotFound(NotFound):
     pass
 
 

@@ -7,12 +7,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.db import Database
+from app.errors import NotFound
 from app.services.datasets import DatasetConflict, require
 from app.services.ids import allocate
 from app.services.query import SampleFilters
 
 
-class ViewNotFound(LookupError):
+class ViewNotFound(NotFound):
     pass
 
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from app.errors import Invalid
 from app.services.embeddings.model import INPUT_MEAN, INPUT_SIZE, INPUT_STD, load_efficientnet_lite0
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ TORCHSCRIPT_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
-class ImageUnreadable(ValueError):
+class ImageUnreadable(Invalid):
     """The bytes or file are not an image PIL can decode (the message says why)."""
 
 

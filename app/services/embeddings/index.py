@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from app.errors import Invalid
+
 BLOCK = 4096
 # float16 scan: rounding error of both unit vectors plus float32 accumulation over up to 4096 terms.
 FP16_MARGIN = 2 * 2.0**-11 + 4096 * 2.0**-24
@@ -32,7 +34,7 @@ UNIQUENESS_NEIGHBOURS = (0.6, 0.3, 0.1)  # FiftyOne's weights for the 1st, 2nd a
 UNIQUENESS_CANDIDATES = 8  # neighbours kept from the int8 pass, then re-scored exactly
 
 
-class TooManyPairs(ValueError):
+class TooManyPairs(Invalid):
     """The threshold is so low that the answer would not be a useful (or bounded) list."""
 
 

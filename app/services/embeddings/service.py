@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import torch
 
+from app import errors
 from app.config import Settings
 from app.db import Database
 from app.services.embeddings.encoder import (
@@ -48,15 +49,15 @@ BATCH = 8  # measured best for 1-2 torch threads: activations stay in cache
 FLUSH_EVERY = 256  # vectors per write transaction
 
 
-class NotFound(LookupError):
+class NotFound(errors.NotFound):
     """Unknown dataset or sample (404)."""
 
 
-class NotEmbedded(RuntimeError):
+class NotEmbedded(errors.Conflict):
     """The dataset or sample has no vector for the current model yet (409)."""
 
 
-class ModelUnavailable(RuntimeError):
+class ModelUnavailable(errors.Unavailable):
     """The configured model cannot be loaded (503); the message says why."""
 
 
