@@ -72,8 +72,14 @@ class Server:
         self.kill()
         raise RuntimeError(f"server not ready within {timeout} s:\n{self.log()}")
 
+    @property
+    def api(self) -> str:
+        """Base URL of the JSON API (everything but the root probes /health and /ready lives under /api)."""
+        return f"{self.url}/api"
+
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=kwargs.pop("timeout", 30.0), **kwargs)
+        """A client for the JSON API: paths are relative to /api (`client.get("/datasets")`)."""
+        return httpx.Client(base_url=self.api, timeout=kwargs.pop("timeout", 30.0), **kwargs)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> int:
         """Send `sig` and wait; returns the exit code."""

@@ -22,6 +22,18 @@ def test_health_and_ready_on_a_running_server(server) -> None:
         assert "brightness" in {p["name"] for p in body["plugins"]}
 
 
+def test_probes_at_the_root_and_the_api_under_api(server) -> None:
+    """Probes answer at /health and /ready (systemd, Docker, Ansible) and under /api; the API only under /api."""
+    for path in ("/health", "/ready", "/api/health", "/api/ready"):
+        assert httpx.get(server.url + path).status_code == 200, path
+    schema = httpx.get(f"{server.url}/api/openapi.json").json()
+    assert "/api/datasets" in schema["paths"] and "/datasets" not in schema["paths"]
+    assert "/health" not in schema["paths"]  # the root probes are aliases, documented once under /api
+    docs = httpx.get(f"{server.url}/api/docs")
+    assert docs.status_code == 200 and "/api/openapi.json" in docs.text
+    assert httpx.get(f"{server.url}/api/datasets").status_code == 200
+
+
 def test_ready_is_503_until_the_database_is_open(tmp_path) -> None:
     """Before the lifespan has opened DuckDB (here: it never runs) /ready refuses; /health still answers."""
     app = create_app(load_settings(_env_file=None, db_path=tmp_path / "db.duckdb"))

@@ -130,7 +130,7 @@ def test_sigterm_during_an_import_with_an_open_event_stream(server_factory, tmp_
 
         def listen() -> None:
             try:
-                with httpx.stream("GET", f"{srv.url}/jobs/{accepted['job_id']}/events", timeout=60) as response:
+                with httpx.stream("GET", f"{srv.api}/jobs/{accepted['job_id']}/events", timeout=60) as response:
                     for line in response.iter_lines():
                         events.append(line)
             except httpx.HTTPError:

@@ -2,6 +2,9 @@
 
 from app.routers import datasets, embeddings, evaluation, health, images, jobs, samples
 
+# Every router is mounted under this prefix; /health and /ready are also served at the root for probes.
+API_PREFIX = "/api"
+
 ROUTERS = [
     health.router,
     jobs.router,

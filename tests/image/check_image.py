@@ -151,12 +151,12 @@ class Container:
         return body
 
     def import_coco(self, name: str, path: str) -> int:
-        status, body = http("POST", f"{self.url}/datasets", {"name": name, "format": "coco", "path": path})
+        status, body = http("POST", f"{self.url}/api/datasets", {"name": name, "format": "coco", "path": path})
         check(status == 202, f"POST /datasets -> {status}: {body}")
         assert isinstance(body, dict)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
-            job = self.get(f"/jobs/{body['job_id']}")
+            job = self.get(f"/api/jobs/{body['job_id']}")
             assert isinstance(job, dict)
             if job["state"] in ("succeeded", "failed", "cancelled"):
                 check(job["state"] == "succeeded", f"import {name} ended {job['state']}: {job}")
@@ -166,9 +166,9 @@ class Container:
 
     def snapshot(self) -> dict:
         out = {}
-        for dataset in self.get("/datasets"):  # type: ignore[union-attr]
-            detail = self.get(f"/datasets/{dataset['id']}")
-            page = self.get(f"/datasets/{dataset['id']}/samples?limit=50")
+        for dataset in self.get("/api/datasets"):  # type: ignore[union-attr]
+            detail = self.get(f"/api/datasets/{dataset['id']}")
+            page = self.get(f"/api/datasets/{dataset['id']}/samples?limit=50")
             out[dataset["name"]] = {"detail": detail, "page": page}
         return out
 
@@ -272,9 +272,9 @@ def main() -> int:
         # 4. writes, then docker stop
         first_id = first.import_coco("first", "/datasets/first.json")
         first.import_coco("second", "/datasets/second.json")
-        page = first.get(f"/datasets/{first_id}/samples?limit=10")
+        page = first.get(f"/api/datasets/{first_id}/samples?limit=10")
         ids = [item["id"] for item in page["items"]]  # type: ignore[index]
-        status, body = http("POST", f"{first.url}/datasets/{first_id}/tags", {"sample_ids": ids, "add": ["keep"]})
+        status, body = http("POST", f"{first.url}/api/datasets/{first_id}/tags", {"sample_ids": ids, "add": ["keep"]})
         check(status == 200, f"tagging -> {status}: {body}")
         before = first.snapshot()
         check(set(before) == {"first", "second"}, f"datasets after import: {sorted(before)}")

@@ -62,12 +62,12 @@ def call(method: str, url: str, body: object | None = None, timeout: float = 10.
 
 def import_once(url: str, name: str, path: str, timeout: float = 60.0) -> dict:
     """Import and wait for the job; raises on anything but success."""
-    status, started = call("POST", f"{url}/datasets", {"name": name, "format": "coco", "path": path})
+    status, started = call("POST", f"{url}/api/datasets", {"name": name, "format": "coco", "path": path})
     if status != 202:
         raise RuntimeError(f"POST /datasets answered {status}: {started}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        status, job = call("GET", f"{url}/jobs/{started['job_id']}")
+        status, job = call("GET", f"{url}/api/jobs/{started['job_id']}")
         if status != 200:
             raise RuntimeError(f"GET /jobs answered {status}: {job}")
         if job["state"] == "succeeded":
@@ -106,7 +106,7 @@ def stream(url: str, path: str, seconds: float, out: str) -> None:
 
 def check(url: str, out: str, samples: int) -> None:
     wanted = [int(line) for line in Path(out).read_text().split()]
-    status, datasets = call("GET", f"{url}/datasets")
+    status, datasets = call("GET", f"{url}/api/datasets")
     if status != 200:
         raise SystemExit(f"GET /datasets answered {status}")
     present = {d["id"]: d for d in datasets}
@@ -129,7 +129,7 @@ def main(argv: list[str]) -> None:
         seed(args[0])
     elif command == "import":
         started = import_once(args[0], args[1], args[2])
-        status, dataset = call("GET", f"{args[0]}/datasets/{started['dataset_id']}")
+        status, dataset = call("GET", f"{args[0]}/api/datasets/{started['dataset_id']}")
         print(json.dumps(dataset))
     elif command == "stream":
         stream(args[0], args[1], float(args[2]), args[3])
