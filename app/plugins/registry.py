@@ -36,9 +36,7 @@ class PluginRegistry:
                 continue
             registry._load(package)
         if enabled is not None:
-            for missing in sorted(
-                set(enabled) - {p.name for p in registry.plugins} - set(registry.load_errors)
-            ):
+            for missing in sorted(set(enabled) - {p.name for p in registry.plugins} - set(registry.load_errors)):
                 log.warning("plugin %r is enabled but was not found in %s", missing, plugin_dir)
         return registry
 
@@ -56,9 +54,7 @@ class PluginRegistry:
             if not isinstance(plugin, BasePlugin):
                 raise TypeError("the package must define `plugin`, an instance of app.plugins.BasePlugin")
             if plugin.api_version != API_VERSION:
-                raise TypeError(
-                    f"plugin API version {plugin.api_version} != server API version {API_VERSION}"
-                )
+                raise TypeError(f"plugin API version {plugin.api_version} != server API version {API_VERSION}")
         except Exception as error:  # noqa: BLE001 - a broken plugin must not stop the server
             sys.modules.pop(module_name, None)
             self.load_errors[package.name] = f"{type(error).__name__}: {error}"

@@ -1,6 +1,6 @@
 """HTTP adapters. Each module defines `router`; ROUTERS lists them in the order they are mounted."""
 
-from app.routers import datasets, embeddings, evaluation, health, images, jobs, samples
+from app.routers import datasets, embeddings, evaluation, files, health, images, jobs, samples
 
 # Every router is mounted under this prefix; /health and /ready are also served at the root for probes.
 API_PREFIX = "/api"
@@ -13,4 +13,5 @@ ROUTERS = [
     images.router,
     evaluation.router,
     embeddings.router,
+    files.router,
 ]

@@ -38,9 +38,7 @@ def cancel_job(job_id: str, jobs: JobManager = Depends(get_jobs)) -> dict:
 
 
 @router.get("/jobs/{job_id}/events")
-async def job_events(
-    job_id: str, request: Request, jobs: JobManager = Depends(get_jobs)
-) -> StreamingResponse:
+async def job_events(job_id: str, request: Request, jobs: JobManager = Depends(get_jobs)) -> StreamingResponse:
     """Server-sent events: one `progress` event per change, a final `end` event, keep-alive comments."""
     first = await run_in_threadpool(_job_or_404, jobs, job_id)
     stopping = request.app.state.stopping

@@ -207,14 +207,10 @@ class JobManager:
             return [
                 job.public()
                 for job in self._jobs.values()
-                if job.dataset_id == dataset_id
-                and job.state not in FINAL_STATES
-                and (kind is None or job.kind == kind)
+                if job.dataset_id == dataset_id and job.state not in FINAL_STATES and (kind is None or job.kind == kind)
             ]
 
-    def wait_for_change(
-        self, job_id: str, seen_version: int, timeout: float
-    ) -> tuple[int, dict[str, Any]] | None:
+    def wait_for_change(self, job_id: str, seen_version: int, timeout: float) -> tuple[int, dict[str, Any]] | None:
         """Block until the job's version passes `seen_version` (or timeout); for event streams."""
         deadline = time.monotonic() + timeout
         with self._lock:
@@ -312,6 +308,4 @@ class JobManager:
                         ],
                     )
             except DatabaseClosed:
-                log.warning(
-                    "job %s ended as %s after the database closed; state not persisted", job.id, job.state
-                )
+                log.warning("job %s ended as %s after the database closed; state not persisted", job.id, job.state)

@@ -35,6 +35,10 @@ def resolve_in_roots(raw: str | Path, roots: list[Path]) -> Path:
         resolved = path.resolve()
         if is_inside(resolved, roots):
             return resolved
+        if path.is_symlink() or path.exists():
+            # It exists in this root and leads out of the roots: refuse rather than fall back to a
+            # not-yet-existing namesake in another root (which would answer 404 for an escape).
+            break
     shown = ", ".join(str(r) for r in roots) or "(none configured)"
     raise PathNotAllowed(
         f"path {text!r} resolves outside the allowed data roots ({shown}); "
