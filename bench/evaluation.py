@@ -80,7 +80,7 @@ def main() -> None:
         laps.append((name, w - wall, c - cpu))
         wall, cpu = w, c
 
-    m = ev.match(gt, dt, ev.IOU_THRESHOLDS)
+    m = ev.match(gt, dt, ev.IOU_THRESHOLDS, images=np.arange(1, args.images + 1))
     lap("match (10 IoU thresholds)")
     acc = ev.accumulate(m, gt, dt)
     lap("accumulate (AP, PR)")
@@ -118,7 +118,7 @@ def store_bench(gt: ev.GroundTruth, dt: ev.Predictions, n_images: int, n_cats: i
     import pyarrow as pa
 
     from app.db import Database
-    from app.services import evaluation_store as store
+    from app.services import evaluation_import, evaluation_replies
     from app.services import samples as samples_service
     from app.services.query import SampleQuery
 
@@ -189,13 +189,13 @@ def store_bench(gt: ev.GroundTruth, dt: ev.Predictions, n_images: int, n_cats: i
             )
         size = results.stat().st_size / 1e6
         t0, c0 = time.perf_counter(), time.process_time()
-        out = store.import_run(_Ctx(), db, 1, "bench", results, "coco_results")
+        out = evaluation_import.import_run(_Ctx(), db, 1, "bench", results, "coco_results")
         t1, c1 = time.perf_counter(), time.process_time()
-        reply = store.get_evaluation(db, 1, "bench", 0.5, None, None)
+        reply = evaluation_replies.get_evaluation(db, 1, "bench", 0.5, None, None)
         t2 = time.perf_counter()
         page = samples_service.list_samples(db, 1, SampleQuery(eval_run="bench", sort_by="worst", limit=50))
         t3 = time.perf_counter()
-        cell = store.confusion_cell(db, 1, "bench", "c1", "c2")
+        cell = evaluation_replies.confusion_cell(db, 1, "bench", "c1", "c2")
         t4 = time.perf_counter()
         filtered = samples_service.list_samples(db, 1, SampleQuery(eval_run="bench", has_fn=True, limit=50))
         t5 = time.perf_counter()

@@ -172,16 +172,23 @@ def match(
     dt: Predictions,
     thresholds: Any = IOU_THRESHOLDS,
     *,
+    images: Any,
     categories: Any = None,
-    images: Any = None,
     max_dets: int = MAX_DETS,
     area_range: tuple[float, float] = AREA_ALL,
 ) -> Matching:
+    """Match `dt` against `gt` over exactly `images` (every image of the dataset, like pycocotools' imgIds).
+
+    `images` is required: derived from the ground truth it would leave out images without any box, and with
+    them every false positive found there (mAP too high). Predictions on images outside it are not evaluated.
+    """
+    if images is None:
+        raise TypeError("match() needs the full image set (images=...), not None")
     thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)
     t_eff = np.minimum(thresholds, 1 - 1e-10)
     T = len(thresholds)
     cats = np.unique(gt.category) if categories is None else np.unique(np.asarray(categories, np.int64))
-    imgs = np.unique(gt.image) if images is None else np.unique(np.asarray(images, np.int64))
+    imgs = np.unique(np.asarray(images, np.int64))
     K = max(len(cats), 1)
 
     gt_img, gt_cat = _codes(gt.image, imgs), _codes(gt.category, cats)
@@ -692,8 +699,8 @@ def evaluate(
     dt: Predictions,
     iou: float = 0.5,
     *,
+    images: Any,
     categories: Any = None,
-    images: Any = None,
     category_names: dict[int, str] | None = None,
 ) -> dict[str, Any]:
     """One call: match, accumulate, analyse errors and summarise (used by tests and the benchmark)."""

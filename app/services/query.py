@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from app.services.evaluation_sql import sample_filter_sql, sample_sort_expr
+
 MAX_LIMIT = 500
 
 # sort key -> SQL expression over `samples s`; ties are broken by id in the same direction.
@@ -38,7 +40,8 @@ class SampleFilters(BaseModel):
     search: str | None = Field(None, min_length=1, max_length=500, description="file-name substring")
     min_annotations: int | None = Field(None, ge=0)
     max_annotations: int | None = Field(None, ge=0)
-    # evaluation of a prediction run (issue 5): results stored by app/services/evaluation_store.py
+    # evaluation of a prediction run (issue 5): results stored by app/services/evaluation_store.py,
+    # filtered and sorted through app/services/evaluation_sql.py
     eval_run: str | None = Field(None, min_length=1, max_length=100, description="prediction run")
     eval_iou: float = Field(0.5, ge=0.05, le=1.0, description="IoU threshold of the evaluation")
     has_fp: bool | None = Field(None, description="samples with (true) / without (false) false positives")
@@ -116,8 +119,6 @@ def where(dataset_id: int, f: SampleFilters) -> tuple[str, list[Any]]:
         )
         params.extend([dataset_id, *tags, len(tags)])
     if f.eval_run is not None:
-        from app.services.evaluation_store import sample_filter_sql
-
         more, more_params = sample_filter_sql(dataset_id, f.eval_run, f.eval_iou, f.has_fp, f.has_fn)
         clauses.extend(more)
         params.extend(more_params)
@@ -126,8 +127,6 @@ def where(dataset_id: int, f: SampleFilters) -> tuple[str, list[Any]]:
 
 def order_by(q: SampleQuery) -> str:
     if q.sort_by in EVAL_SORT_KEYS:
-        from app.services.evaluation_store import sample_sort_expr
-
         direction = "ASC" if q.sort_dir == "asc" else "DESC"
         return f"{sample_sort_expr(q.eval_run, q.eval_iou, q.sort_by)} {direction}, s.id"
     direction = "DESC" if q.sort_dir == "desc" else "ASC"

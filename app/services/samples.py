@@ -6,7 +6,7 @@ from typing import Any
 
 from app.db import Database
 from app.errors import NotFound
-from app.services import evaluation_store
+from app.services import evaluation_replies, evaluation_store
 from app.services.datasets import DatasetNotFound, require
 from app.services.query import SampleQuery, order_by, where
 
@@ -91,7 +91,7 @@ def get_sample(db: Database, sample_id: int, eval_iou: float = 0.5) -> dict[str,
             [sample["dataset_id"], sample_id],
         ).fetchall()
         tags = _tags_of(cur, sample["dataset_id"], [sample_id]).get(sample_id, [])
-        marks = evaluation_store.box_results(cur, sample["dataset_id"], sample_id, None, eval_iou)
+        marks = evaluation_replies.box_results(cur, sample["dataset_id"], sample_id, None, eval_iou)
     sample.pop("path")
     fields = sample.pop("fields")
     sample["fields"] = json.loads(fields) if fields else {}
