@@ -68,10 +68,48 @@ def query_params(
         raise HTTPException(422, readable(error)) from None
 
 
-@router.get("/datasets/{dataset_id}/samples")
-def list_samples(dataset_id: int, q: SampleQuery = Depends(query_params), db: Database = Depends(get_db)) -> dict:
+class SampleBox(BaseModel):
+    """A box on a samples page (`boxes=true`): ground truth, or a prediction of a run named in `runs`."""
+
+    id: int
+    category_id: int
+    category: str
+    bbox: list[float] = Field(min_length=4, max_length=4, description="[x, y, w, h] in pixels, top-left origin")
+    source: str = Field(description="'ground_truth' or the prediction run's name")
+    confidence: float | None = Field(description="score of a prediction; null for ground truth")
+    iscrowd: bool
+
+
+class SampleItem(BaseModel):
+    id: int
+    file_name: str
+    width: int | None
+    height: int | None
+    split: str | None
+    tags: list[str]
+    annotation_count: int = Field(description="ground-truth boxes")
+    boxes: list[SampleBox] | None = Field(None, description="with boxes=true; null otherwise")
+
+
+class SamplesPage(BaseModel):
+    total: int = Field(description="samples matching the filters")
+    offset: int
+    limit: int
+    items: list[SampleItem]
+
+
+@router.get("/datasets/{dataset_id}/samples", response_model=SamplesPage)
+def list_samples(
+    dataset_id: int,
+    q: SampleQuery = Depends(query_params),
+    boxes: bool = Query(False, description="every item also carries `boxes` (ground truth, plus the runs below)"),
+    runs: list[str] = Query([], max_length=10, description="repeatable, with boxes=true: prediction runs to include"),
+    db: Database = Depends(get_db),
+) -> dict:
+    if runs and not boxes:
+        raise HTTPException(422, "runs: give boxes=true to get the boxes of prediction runs")
     with http_errors():
-        return samples.list_samples(db, dataset_id, q)
+        return samples.list_samples(db, dataset_id, q, boxes=boxes, runs=runs)
 
 
 @router.get("/samples/{sample_id}")
