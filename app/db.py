@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -44,6 +44,8 @@ class Database:
         self._closing = False
         self._write_lock = threading.RLock()
         self.schema_version = 0
+        # Called with the seconds of every CHECKPOINT this process asks for (metrics observe it).
+        self.on_checkpoint: Callable[[float], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------------
     def open(self) -> None:
@@ -128,9 +130,36 @@ class Database:
             conn.execute("FORCE CHECKPOINT")
         elapsed = time.perf_counter() - started
         log.info("checkpoint completed in %.3f s", elapsed)
+        self._observe_checkpoint(elapsed)
         conn.close()
         self._conn = None
         return elapsed
+
+    def _observe_checkpoint(self, seconds: float) -> None:
+        if self.on_checkpoint is not None:
+            try:
+                self.on_checkpoint(seconds)
+            except Exception:  # noqa: BLE001 - an observer must never break a checkpoint
+                log.exception("checkpoint observer failed")
+
+    @contextmanager
+    def quiesced(self) -> Iterator[float]:
+        """Hold off every writer, CHECKPOINT, and yield the checkpoint seconds.
+
+        While inside, the database file is complete (the WAL is folded in) and does not change: no
+        writer can commit and DuckDB only writes the file at a checkpoint. Readers are not blocked.
+        Every write acknowledged before this is entered is in the file (writers hold the same lock
+        until their COMMIT returns).
+        """
+        with self._write_lock, self.cursor() as cur:
+            started = time.perf_counter()
+            cur.execute("CHECKPOINT")
+            elapsed = time.perf_counter() - started
+            self._observe_checkpoint(elapsed)
+            wal = self.wal_path
+            if wal.exists() and wal.stat().st_size > 0:
+                raise Unavailable(f"CHECKPOINT left {wal} non-empty; the database file is not complete")
+            yield elapsed
 
     # -- work ------------------------------------------------------------------------------------------
     @contextmanager

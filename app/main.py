@@ -12,8 +12,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -24,11 +26,14 @@ from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.config import ConfigError, Settings, get_settings
+from app.control import ControlServer, socket_path
 from app.db import Database
 from app.errors import DataVisorError
+from app.metrics import Metrics, MetricsMiddleware
 from app.plugins import PluginRegistry
-from app.routers import API_PREFIX, ROUTERS, health
+from app.routers import API_PREFIX, ROOT_ROUTERS, ROUTERS
 from app.routers.errors import readable
+from app.services.backup import take_backup
 from app.services.datasets import recover_interrupted
 from app.services.embeddings.service import EmbeddingService
 from app.services.jobs import JobManager
@@ -95,6 +100,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     await run_in_threadpool(db.open)
     app.state.db = db
+    metrics: Metrics = app.state.metrics
+    metrics.db = db
+    db.on_checkpoint = metrics.checkpoint_seconds.observe
     jobs = JobManager(db)
     await run_in_threadpool(jobs.start)
     app.state.jobs = jobs
@@ -106,6 +114,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     plugins = PluginRegistry.discover(settings.plugin_dir, settings.plugins_enabled)
     app.state.plugins = plugins
     plugins.startup(settings)
+    control = ControlServer(socket_path(settings.state_dir), {"backup": _backup_command(app), "ping": _ping})
+    control.start()
     log.info(
         "DataVisor %s ready: database %s (schema %d), %d plugin(s), CORS %s",
         __version__,
@@ -120,6 +130,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.stopping.set()
         started = time.perf_counter()
         log.info("shutting down: plugins, services, checkpoint")
+        control.close()
         plugins.shutdown()
         for service in reversed(app.state.services):
             try:
@@ -129,6 +140,24 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(db.close)
         await run_in_threadpool(jobs.join, JOB_JOIN_SECONDS)
         log.info("shutdown complete in %.3f s", time.perf_counter() - started)
+
+
+def _ping(request: dict[str, object]) -> dict[str, object]:
+    return {"version": __version__}
+
+
+def _backup_command(app: FastAPI) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """`datavisor backup` over the control socket: a consistent copy into `dest` (default <state>/backups)."""
+
+    def backup(request: dict[str, Any]) -> dict[str, Any]:
+        settings: Settings = app.state.settings
+        dest = Path(request["dest"]) if request.get("dest") else settings.state_dir / "backups"
+        keep = int(request["keep"]) if request.get("keep") is not None else None
+        result = take_backup(app.state.db, dest, keep=keep, label=request.get("label")).public()
+        app.state.metrics.observe_backup(result)
+        return result
+
+    return backup
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -143,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.metrics = Metrics()
     if not settings.behind_proxy:
         # Same-origin behind a proxy needs no CORS at all; otherwise allow exactly the configured
         # origins. Settings refuse '*', which browsers reject with credentials anyway.
@@ -153,6 +183,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=CORS_METHODS,
             allow_headers=CORS_HEADERS,
         )
+
+    # Outermost, so every request is counted and timed, CORS preflights and errors included.
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -167,7 +200,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # The JSON API lives under /api (the browser app owns every other path); the probes stay at the root too.
     for router in ROUTERS:
         app.include_router(router, prefix=API_PREFIX)
-    app.include_router(health.router, include_in_schema=False)
+    for router in ROOT_ROUTERS:
+        app.include_router(router, include_in_schema=False)
     return app
 
 

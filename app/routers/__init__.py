@@ -1,6 +1,6 @@
 """HTTP adapters. Each module defines `router`; ROUTERS lists them in the order they are mounted."""
 
-from app.routers import datasets, embeddings, evaluation, files, health, images, jobs, samples
+from app.routers import datasets, embeddings, evaluation, files, health, images, jobs, ops, samples
 
 # Every router is mounted under this prefix; /health and /ready are also served at the root for probes.
 API_PREFIX = "/api"
@@ -15,3 +15,6 @@ ROUTERS = [
     embeddings.router,
     files.router,
 ]
+
+# Served at the root, outside the API schema: probes and Prometheus' conventional /metrics.
+ROOT_ROUTERS = [health.router, ops.router]
