@@ -93,8 +93,12 @@ def measure(tmp: Path, samples: int, boxes_per_image: int) -> None:
             f"max {max(baseline) * 1000:.0f} ms",
             flush=True,
         )
+    except Exception:
+        print(f"server log tail:\n{server.log()[-3000:]}", file=sys.stderr)
+        raise
     finally:
-        server.stop(timeout=600)
+        if server.proc is not None and server.proc.poll() is None:
+            server.stop(timeout=600)
 
 
 def main() -> None:
