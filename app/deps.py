@@ -1,8 +1,10 @@
-"""FastAPI dependencies: hand the app's services to routes."""
+"""FastAPI dependencies: hand the app's services to routes, as named types (`db: DbDep`)."""
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Annotated
+
+from fastapi import Depends, Request
 
 from app.config import Settings
 from app.db import Database
@@ -29,3 +31,10 @@ def get_plugins(request: Request) -> PluginRegistry:
 
 def get_embeddings(request: Request) -> EmbeddingService:
     return request.app.state.embeddings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DbDep = Annotated[Database, Depends(get_db)]
+JobsDep = Annotated[JobManager, Depends(get_jobs)]
+PluginsDep = Annotated[PluginRegistry, Depends(get_plugins)]
+EmbeddingsDep = Annotated[EmbeddingService, Depends(get_embeddings)]

@@ -17,22 +17,17 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from app import __version__
 from app.config import ConfigError, Settings, get_settings
 from app.control import ControlServer, socket_path
 from app.db import Database
-from app.errors import DataVisorError
 from app.metrics import Metrics, MetricsMiddleware
 from app.plugins import PluginRegistry
-from app.routers import API_PREFIX, ROOT_ROUTERS, ROUTERS
-from app.routers.errors import readable
+from app.routers import API_PREFIX, ROOT_ROUTERS, ROUTERS, errors
 from app.services.backup import take_backup
 from app.services.datasets import recover_interrupted
 from app.services.embeddings.service import EmbeddingService
@@ -187,15 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Outermost, so every request is counted and timed, CORS preflights and errors included.
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
 
-    @app.exception_handler(RequestValidationError)
-    async def _invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # Every error reply is {"detail": "<one readable line>"}; the structured list rides along.
-        return JSONResponse({"detail": readable(exc.errors()), "errors": jsonable_encoder(exc.errors())}, 422)
-
-    @app.exception_handler(DataVisorError)
-    async def _service_error(request: Request, exc: DataVisorError) -> JSONResponse:
-        # The one mapping of service errors to HTTP (app/errors.py): {"detail": "<message>", ...extra}.
-        return JSONResponse({"detail": str(exc), **exc.extra}, status_code=exc.status, headers=exc.headers)
+    # One error shape for every reply (app/routers/errors.py), documented in the OpenAPI schema.
+    errors.install(app)
 
     # The JSON API lives under /api (the browser app owns every other path); the probes stay at the root too.
     for router in ROUTERS:

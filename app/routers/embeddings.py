@@ -5,34 +5,31 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
-from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, UploadFile
-from pydantic import BaseModel
+from fastapi import APIRouter, File, Query, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.deps import get_embeddings
-from app.services.embeddings.encoder import MAX_UPLOAD_BYTES, ImageUnreadable
-from app.services.embeddings.index import TooManyPairs
-from app.services.embeddings.service import EmbeddingService, ModelUnavailable, NotEmbedded, NotFound
+from app.deps import EmbeddingsDep
+from app.errors import PayloadTooLarge
+from app.routers.errors import errors
+from app.routers.inputs import Id
+from app.routers.jobs import Job
+from app.services.embeddings.encoder import MAX_UPLOAD_BYTES
 
 router = APIRouter(tags=["embeddings"])
 
 MAX_K = 1000
-STATUS = {NotFound: 404, NotEmbedded: 409, ImageUnreadable: 422, TooManyPairs: 422, ModelUnavailable: 503}
 
 
 @contextmanager
-def _errors(response: Response | None = None) -> Iterator[None]:
-    """Map service errors to HTTP; with a response, report the time spent in a Server-Timing header."""
+def _timed(response: Response) -> Iterator[None]:
+    """Report the time spent in a Server-Timing header."""
     started, cpu = time.perf_counter(), time.thread_time()
-    try:
-        yield
-    except tuple(STATUS) as error:
-        status = next(code for cls, code in STATUS.items() if isinstance(error, cls))
-        raise HTTPException(status, str(error)) from None
-    if response is not None:
-        wall, cpu = (time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000
-        # cpu = this request thread's CPU time: on a busy machine it shows the work, wall the waiting too
-        response.headers["Server-Timing"] = f"search;dur={wall:.2f}, cpu;dur={cpu:.2f}"
+    yield
+    wall, cpu = (time.perf_counter() - started) * 1000, (time.thread_time() - cpu) * 1000
+    # cpu = this request thread's CPU time: on a busy machine it shows the work, wall the waiting too
+    response.headers["Server-Timing"] = f"search;dur={wall:.2f}, cpu;dur={cpu:.2f}"
 
 
 class JobStarted(BaseModel):
@@ -41,70 +38,116 @@ class JobStarted(BaseModel):
 
 class Hit(BaseModel):
     sample_id: int
-    score: float
+    score: float = Field(description="cosine similarity")
 
 
-@router.post("/datasets/{dataset_id}/embeddings", status_code=202, response_model=JobStarted)
-def start_embeddings(dataset_id: int, service: EmbeddingService = Depends(get_embeddings)) -> JobStarted:
+class ModelVectors(BaseModel):
+    model: str
+    dim: int
+    vectors: int
+
+
+class EmbeddingStatus(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    dataset_id: int
+    model: str = Field(description="the model new runs use")
+    samples: int
+    models: list[ModelVectors] = Field(description="vectors stored per model")
+    jobs: list[Job] = Field(description="queued or running embedding jobs")
+
+
+class Cancelled(BaseModel):
+    cancelled: list[str] = Field(description="ids of the jobs asked to stop")
+
+
+class DuplicateGroup(BaseModel):
+    sample_ids: list[int]
+    size: int
+
+
+class Duplicates(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    threshold: float
+    samples: int = Field(description="embedded samples compared")
+    groups: list[DuplicateGroup]
+
+
+class Point(BaseModel):
+    sample_id: int
+    x: float
+    y: float
+
+
+class Projection(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    method: str
+    points: list[Point]
+
+
+@router.post(
+    "/datasets/{dataset_id}/embeddings", status_code=202, response_model=JobStarted, responses=errors(404, 503)
+)
+def start_embeddings(dataset_id: Id, service: EmbeddingsDep) -> JobStarted:
     """Embed every sample lacking a vector for the current model, as a job (progress via /jobs/{id})."""
-    with _errors():
-        return JobStarted(job_id=service.start(dataset_id))
+    return JobStarted(job_id=service.start(dataset_id))
 
 
-@router.get("/datasets/{dataset_id}/embeddings")
-def embeddings_status(dataset_id: int, service: EmbeddingService = Depends(get_embeddings)) -> dict:
-    with _errors():
-        return service.status(dataset_id)
+@router.get("/datasets/{dataset_id}/embeddings", response_model=EmbeddingStatus, responses=errors(404, 503))
+def embeddings_status(dataset_id: Id, service: EmbeddingsDep) -> dict[str, Any]:
+    return service.status(dataset_id)
 
 
-@router.delete("/datasets/{dataset_id}/embeddings")
-def cancel_embeddings(dataset_id: int, service: EmbeddingService = Depends(get_embeddings)) -> dict:
+@router.delete("/datasets/{dataset_id}/embeddings", response_model=Cancelled)
+def cancel_embeddings(dataset_id: Id, service: EmbeddingsDep) -> Cancelled:
     """Cancel the dataset's queued or running embedding run; vectors already written are kept."""
-    with _errors():
-        return {"cancelled": service.cancel(dataset_id)}
+    return Cancelled(cancelled=service.cancel(dataset_id))
 
 
-@router.get("/samples/{sample_id}/similar", response_model=list[Hit])
+@router.get("/samples/{sample_id}/similar", response_model=list[Hit], responses=errors(404, 409, 503))
 def similar_samples(
-    sample_id: int,
+    sample_id: Id,
     response: Response,
+    service: EmbeddingsDep,
     k: int = Query(20, ge=1, le=MAX_K, description="how many look-alikes"),
-    service: EmbeddingService = Depends(get_embeddings),
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """The k most similar samples of the same dataset (cosine), best first, the sample itself excluded."""
-    with _errors(response):
+    with _timed(response):
         return service.similar_to_sample(sample_id, k)
 
 
-@router.post("/datasets/{dataset_id}/similar", response_model=list[Hit])
+@router.post("/datasets/{dataset_id}/similar", response_model=list[Hit], responses=errors(404, 409, 413, 422, 503))
 def similar_to_upload(
-    dataset_id: int,
+    dataset_id: Id,
     response: Response,
+    service: EmbeddingsDep,
     image: UploadFile = File(..., description="a picture (JPEG, PNG, ...) that need not be in the dataset"),
     k: int = Query(20, ge=1, le=MAX_K),
-    service: EmbeddingService = Depends(get_embeddings),
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     data = image.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise HTTPException(413, f"the upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
-    with _errors(response):
+        raise PayloadTooLarge(f"the upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
+    with _timed(response):
         return service.similar_to_image(dataset_id, data, k)
 
 
-@router.get("/datasets/{dataset_id}/duplicates")
+@router.get("/datasets/{dataset_id}/duplicates", response_model=Duplicates, responses=errors(404, 409, 422, 503))
 def duplicates(
-    dataset_id: int,
+    dataset_id: Id,
     response: Response,
+    service: EmbeddingsDep,
     threshold: float = Query(0.95, ge=0.5, le=1.0, description="cosine similarity that makes two samples duplicates"),
-    service: EmbeddingService = Depends(get_embeddings),
-) -> dict:
+) -> dict[str, Any]:
     """Groups of near-duplicates: every pair at or above the threshold ends up in one group."""
-    with _errors(response):
+    with _timed(response):
         return service.duplicates(dataset_id, threshold)
 
 
-@router.get("/datasets/{dataset_id}/projection")
-def projection(dataset_id: int, service: EmbeddingService = Depends(get_embeddings)) -> dict:
+@router.get("/datasets/{dataset_id}/projection", response_model=Projection, responses=errors(404, 409, 503))
+def projection(dataset_id: Id, service: EmbeddingsDep) -> dict[str, Any]:
     """2-D PCA coordinates per embedded sample for a scatter plot (cached until the vectors change)."""
-    with _errors():
-        return service.projection(dataset_id)
+    return service.projection(dataset_id)

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.config import Settings
-from app.db import Database
-from app.deps import get_db, get_jobs, get_settings_dep
-from app.routers.errors import http_errors
+from app.deps import DbDep, JobsDep, SettingsDep
+from app.routers.errors import errors
+from app.routers.inputs import FilePath, Id, Offset, RequestModel
 from app.services import evaluation_import, evaluation_replies
-from app.services.evaluation_checks import DEFAULT_IOU, RunConflict
-from app.services.jobs import JobManager
+from app.services.evaluation_checks import DEFAULT_IOU
 
 router = APIRouter(tags=["evaluation"])
 
 
-class ImportPredictions(BaseModel):
+class ImportPredictions(RequestModel):
     run: str = Field(min_length=1, max_length=100, description="name of the run; re-using a name replaces it")
-    path: str = Field(min_length=1, description="file (coco_results) or folder (yolo) inside the data roots")
+    path: FilePath = Field(description="file (coco_results) or folder (yolo) inside the data roots")
     format: Literal["coco_results", "yolo"]
 
 
@@ -30,64 +28,153 @@ class PredictionsStarted(BaseModel):
     job_id: str
 
 
-@router.post("/datasets/{dataset_id}/predictions", status_code=202, response_model=PredictionsStarted)
+class PredictionRun(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    run: str
+    format: str
+    path: str
+    predictions: int
+    created_at: str
+
+
+class PrCurve(BaseModel):
+    recall: list[float]
+    precision: list[float] = Field(description="per recall point; -1 where undefined (COCO)")
+
+
+class ClassEvaluation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    category_id: int
+    category: str
+    ground_truth: int
+    predictions: int
+    tp: int
+    fp: int
+    fn: int
+    precision: float | None
+    recall: float | None
+    ap: float | None
+    ap50: float | None
+    ap_at_iou: float | None
+    pr_curve: PrCurve | None
+    errors: dict[str, int] | None = Field(None, description="false positives per error category, and misses")
+
+
+class Confusion(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    labels: list[str] = Field(description="category names, then 'background'")
+    category_ids: list[int | None]
+    matrix: list[list[int]] = Field(description="rows actual, columns predicted")
+    rows: str
+    columns: str
+    note: str | None = None
+
+
+class Evaluation(BaseModel):
+    """COCO metrics (pycocotools' numbers), counts at `iou`, PR curves, per-class rows, errors, confusion."""
+
+    model_config = ConfigDict(extra="allow")
+
+    dataset_id: int
+    run: str
+    split: str | None
+    category: str | None = Field(None, description="set when the reply is restricted to one category")
+    iou: float
+    map: float | None
+    map50: float | None
+    map75: float | None = None
+    ap_at_iou: float | None
+    tp: int
+    fp: int
+    fn: int
+    precision: float | None
+    recall: float | None
+    pr_curve: PrCurve
+    per_class: list[ClassEvaluation]
+    errors: dict[str, int] | None = None
+    confusion: Confusion | None = None
+
+
+class CellSample(BaseModel):
+    sample_id: int
+    file_name: str
+    split: str | None
+    boxes: int
+    annotation_ids: list[int]
+
+
+class ConfusionCell(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    dataset_id: int
+    run: str
+    iou: float
+    actual: str
+    predicted: str
+    boxes: int = Field(description="boxes counted in the cell")
+    total: int = Field(description="samples holding them")
+    samples: list[CellSample]
+
+
+@router.post(
+    "/datasets/{dataset_id}/predictions",
+    status_code=202,
+    response_model=PredictionsStarted,
+    responses=errors(403, 404, 409, 422),
+)
 def import_predictions(
-    dataset_id: int,
-    body: ImportPredictions,
-    db: Database = Depends(get_db),
-    jobs: JobManager = Depends(get_jobs),
-    settings: Settings = Depends(get_settings_dep),
+    dataset_id: Id, body: ImportPredictions, db: DbDep, jobs: JobsDep, settings: SettingsDep
 ) -> PredictionsStarted:
-    try:
-        with http_errors():
-            job_id = evaluation_import.start_import(db, jobs, settings, dataset_id, body.run, body.path, body.format)
-    except RunConflict as error:
-        raise HTTPException(409, str(error)) from None
+    """Import a prediction run and evaluate it, as a job."""
+    job_id = evaluation_import.start_import(db, jobs, settings, dataset_id, body.run, body.path, body.format)
     return PredictionsStarted(dataset_id=dataset_id, run=body.run, job_id=job_id)
 
 
-@router.get("/datasets/{dataset_id}/predictions")
-def list_predictions(dataset_id: int, db: Database = Depends(get_db)) -> list[dict]:
-    with http_errors():
-        return evaluation_replies.list_runs(db, dataset_id)
+@router.get("/datasets/{dataset_id}/predictions", response_model=list[PredictionRun], responses=errors(404))
+def list_predictions(dataset_id: Id, db: DbDep) -> list[dict[str, Any]]:
+    return evaluation_replies.list_runs(db, dataset_id)
 
 
-@router.delete("/datasets/{dataset_id}/predictions/{run}", status_code=204)
-def delete_predictions(dataset_id: int, run: str, db: Database = Depends(get_db)) -> Response:
-    with http_errors():
-        evaluation_import.delete_run(db, dataset_id, run)
+@router.delete(
+    "/datasets/{dataset_id}/predictions/{run}", status_code=204, response_class=Response, responses=errors(404)
+)
+def delete_predictions(dataset_id: Id, db: DbDep, run: str = Path(min_length=1, max_length=100)) -> Response:
+    evaluation_import.delete_run(db, dataset_id, run)
     return Response(status_code=204)
 
 
-@router.get("/datasets/{dataset_id}/evaluation")
+@router.get(
+    "/datasets/{dataset_id}/evaluation",
+    response_model=Evaluation,
+    response_model_exclude_unset=True,
+    responses=errors(404, 409, 422),
+)
 def evaluation(
-    dataset_id: int,
-    run: str = Query(..., min_length=1),
+    dataset_id: Id,
+    db: DbDep,
+    run: str = Query(..., min_length=1, max_length=100),
     iou: float = Query(DEFAULT_IOU, ge=0.05, le=1.0),
-    split: str | None = None,
-    category: str | None = Query(None, description="category name or id"),
-    db: Database = Depends(get_db),
-) -> dict:
-    try:
-        with http_errors():
-            return evaluation_replies.get_evaluation(db, dataset_id, run, iou, split, category)
-    except RunConflict as error:
-        raise HTTPException(409, str(error)) from None
+    split: str | None = Query(None, max_length=200),
+    category: str | None = Query(None, max_length=200, description="category name or id"),
+) -> dict[str, Any]:
+    return evaluation_replies.get_evaluation(db, dataset_id, run, iou, split, category)
 
 
-@router.get("/datasets/{dataset_id}/evaluation/confusion")
+@router.get(
+    "/datasets/{dataset_id}/evaluation/confusion", response_model=ConfusionCell, responses=errors(404, 409, 422)
+)
 def confusion_cell(
-    dataset_id: int,
-    run: str = Query(..., min_length=1),
-    actual: str = Query(..., min_length=1, description="category name or id, or 'background'"),
-    predicted: str = Query(..., min_length=1, description="category name or id, or 'background'"),
+    dataset_id: Id,
+    db: DbDep,
+    offset: Offset = 0,
+    run: str = Query(..., min_length=1, max_length=100),
+    actual: str = Query(..., min_length=1, max_length=200, description="category name or id, or 'background'"),
+    predicted: str = Query(..., min_length=1, max_length=200, description="category name or id, or 'background'"),
     iou: float = Query(DEFAULT_IOU, ge=0.05, le=1.0),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
-    db: Database = Depends(get_db),
-) -> dict:
-    try:
-        with http_errors():
-            return evaluation_replies.confusion_cell(db, dataset_id, run, actual, predicted, iou, limit, offset)
-    except RunConflict as error:
-        raise HTTPException(409, str(error)) from None
+) -> dict[str, Any]:
+    """The samples behind one cell of the confusion matrix, with the boxes counted there."""
+    return evaluation_replies.confusion_cell(db, dataset_id, run, actual, predicted, iou, limit, offset)

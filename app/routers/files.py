@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.config import Settings
 from app.deps import get_settings_dep
+from app.routers.errors import errors
 from app.services import files
 
 router = APIRouter(tags=["files"])
@@ -41,7 +42,7 @@ class FileListing(BaseModel):
     truncated: bool = Field(description=f"true when the folder holds more than {files.MAX_ENTRIES} entries")
 
 
-@router.get("/files", response_model=FileListing)
+@router.get("/files", response_model=FileListing, responses=errors(403, 404, 422))
 def list_files(q: Annotated[FilesQuery, Query()], settings: Settings = Depends(get_settings_dep)) -> FileListing:
     """List a folder inside the data roots (403 outside them; symlinks leaving the roots are not listed)."""
     return FileListing.model_validate(asdict(files.list_folder(q.path, settings.data_roots)))

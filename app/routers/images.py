@@ -4,35 +4,41 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
-from app.config import Settings
-from app.db import Database
-from app.deps import get_db, get_settings_dep
-from app.routers.errors import http_errors
+from app.deps import DbDep, SettingsDep
+from app.routers.errors import errors
+from app.routers.inputs import Id
 from app.services import images, samples
 
 router = APIRouter(tags=["images"])
 
+# What `original` can be: the image types Pillow reads, by file extension (app/services/images.py).
+IMAGE_TYPES = ["image/webp", "image/jpeg", "image/png", "image/gif", "image/bmp", "image/tiff", "image/*"]
 
-@router.get("/images/{sample_id}")
+
+@router.get(
+    "/images/{sample_id}",
+    response_class=FileResponse,
+    responses={
+        200: {
+            "description": "WebP thumbnail (small 128, medium 256, large 512 px), or the original file",
+            "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in IMAGE_TYPES},
+        },
+        **errors(403, 404, 422),
+    },
+)
 def get_image(
-    sample_id: int,
+    sample_id: Id,
+    db: DbDep,
+    settings: SettingsDep,
     size: Literal["small", "medium", "large", "original"] = Query("medium"),
-    db: Database = Depends(get_db),
-    settings: Settings = Depends(get_settings_dep),
 ) -> FileResponse:
-    with http_errors():
-        sample = samples.sample_row(db, sample_id)
-        try:
-            if size == "original":
-                path, media_type = images.original(sample["path"], settings.data_roots)
-                return FileResponse(path, media_type=media_type)
-            assert settings.thumbnail_cache_dir is not None
-            path = images.thumbnail(sample_id, sample["path"], size, settings.data_roots, settings.thumbnail_cache_dir)
-        except images.ImageMissing as error:
-            raise HTTPException(404, str(error)) from None
-        except images.ImageUnreadable as error:
-            raise HTTPException(422, str(error)) from None
+    sample = samples.sample_row(db, sample_id)
+    if size == "original":
+        path, media_type = images.original(sample["path"], settings.data_roots)
+        return FileResponse(path, media_type=media_type)
+    assert settings.thumbnail_cache_dir is not None
+    path = images.thumbnail(sample_id, sample["path"], size, settings.data_roots, settings.thumbnail_cache_dir)
     return FileResponse(path, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})

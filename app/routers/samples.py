@@ -2,72 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
+from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
-from app.db import Database
-from app.deps import get_db
-from app.routers.errors import http_errors, readable
+from app.deps import DbDep
+from app.errors import Invalid
+from app.routers.errors import errors, readable
+from app.routers.inputs import Id, IdValue, RequestModel
 from app.services import export, samples, stats, tags, views
-from app.services.query import MAX_LIMIT, SampleFilters, SampleQuery
+from app.services.query import SampleFilters, SampleQuery
 
 router = APIRouter(tags=["samples"])
 
 
-def filter_params(
-    split: str | None = Query(None, description="only this split"),
-    category: str | None = Query(None, description="samples with at least one box of this category (name)"),
-    tag: list[str] = Query([], description="repeatable: samples carrying all of these tags"),
-    search: str | None = Query(None, description="file-name substring (case-insensitive)"),
-    min_annotations: int | None = Query(None, ge=0),
-    max_annotations: int | None = Query(None, ge=0),
-    eval_run: str | None = Query(None, description="prediction run for has_fp / has_fn / sort_by=errors|worst"),
-    eval_iou: float | None = Query(None, description="IoU threshold of that evaluation (default 0.5)"),
-    has_fp: bool | None = Query(None, description="with eval_run: samples with (true) / without (false) FPs"),
-    has_fn: bool | None = Query(None, description="with eval_run: samples with (true) / without (false) misses"),
-) -> SampleFilters:
-    values = {
-        "split": split,
-        "category": category,
-        "tag": tag,
-        "search": search,
-        "min_annotations": min_annotations,
-        "max_annotations": max_annotations,
-        "eval_run": eval_run,
-        "eval_iou": eval_iou,
-        "has_fp": has_fp,
-        "has_fn": has_fn,
-    }
-    try:
-        return SampleFilters(**{k: v for k, v in values.items() if v is not None})
-    except ValidationError as error:
-        raise HTTPException(422, readable(error)) from None
+# -- query parameters: the service's filter model itself, so a new filter is declared once ---------------------
+class FilterParams(SampleFilters):
+    """`SampleFilters` as query parameters (`tag` repeatable); unknown parameters are ignored, as HTTP does."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
-def query_params(
-    filters: SampleFilters = Depends(filter_params),
-    offset: int = Query(0, ge=0),
-    limit: int = Query(50, ge=1, le=MAX_LIMIT),
-    sort_by: str = Query(
-        "id", description="id, file_name, width, height, annotation_count; errors, worst (with eval_run)"
-    ),
-    sort_dir: str | None = Query(None, description="asc or desc (default asc; errors/worst: desc)"),
-) -> SampleQuery:
-    try:
-        return SampleQuery(
-            **filters.model_dump(exclude_defaults=True),
-            offset=offset,
-            limit=limit,
-            sort_by=sort_by,
-            sort_dir=sort_dir,
-        )
-    except ValidationError as error:
-        raise HTTPException(422, readable(error)) from None
+class PageParams(SampleQuery):
+    """A page: `FilterParams` plus offset, limit and sort."""
+
+    model_config = ConfigDict(extra="ignore")
 
 
+def _filters(params: SampleFilters) -> SampleFilters:
+    # The service compares with SampleFilters() (e.g. "unfiltered"): hand it its own type.
+    return SampleFilters(**params.model_dump(exclude_unset=True))
+
+
+# -- replies ---------------------------------------------------------------------------------------------------
 class SampleBox(BaseModel):
     """A box on a samples page (`boxes=true`): ground truth, or a prediction of a run named in `runs`."""
 
@@ -81,6 +50,8 @@ class SampleBox(BaseModel):
 
 
 class SampleItem(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
     id: int
     file_name: str
     width: int | None
@@ -92,116 +63,270 @@ class SampleItem(BaseModel):
 
 
 class SamplesPage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
     total: int = Field(description="samples matching the filters")
     offset: int
     limit: int
     items: list[SampleItem]
 
 
-@router.get("/datasets/{dataset_id}/samples", response_model=SamplesPage)
-def list_samples(
-    dataset_id: int,
-    q: SampleQuery = Depends(query_params),
-    boxes: bool = Query(False, description="every item also carries `boxes` (ground truth, plus the runs below)"),
-    runs: list[str] = Query([], max_length=10, description="repeatable, with boxes=true: prediction runs to include"),
-    db: Database = Depends(get_db),
-) -> dict:
-    if runs and not boxes:
-        raise HTTPException(422, "runs: give boxes=true to get the boxes of prediction runs")
-    with http_errors():
-        return samples.list_samples(db, dataset_id, q, boxes=boxes, runs=runs)
+class BoxEvaluation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: str | None = Field(description="tp, fp, fn or ignored")
+    error: str | None = Field(description="error category of a false positive or a miss")
+    partner_id: int | None = Field(description="the matched box")
+    iou: float | None = Field(description="IoU with the matched box")
 
 
-@router.get("/samples/{sample_id}")
-def get_sample(
-    sample_id: int,
-    eval_iou: float = Query(0.5, ge=0.05, le=1.0, description="IoU of the TP/FP/FN marks on the boxes"),
-    db: Database = Depends(get_db),
-) -> dict:
-    with http_errors():
-        return samples.get_sample(db, sample_id, eval_iou)
+class Annotation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    category: str
+    bbox: list[float] = Field(description="[x, y, width, height] in pixels")
+    area: float | None
+    iscrowd: bool
+    source: str = Field(description="ground_truth or the prediction run")
+    confidence: float | None
+    evaluation: dict[str, BoxEvaluation] = Field(description="per prediction run evaluated at eval_iou")
 
 
-@router.get("/datasets/{dataset_id}/facets")
-def facets(dataset_id: int, f: SampleFilters = Depends(filter_params), db: Database = Depends(get_db)) -> dict:
-    with http_errors():
-        return stats.facets(db, dataset_id, f)
+class Sample(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    dataset_id: int
+    file_name: str
+    width: int | None
+    height: int | None
+    split: str | None
+    annotation_count: int
+    fields: dict[str, Any] = Field(description="fields set by plugins at import")
+    tags: list[str]
+    annotations: list[Annotation]
 
 
-@router.get("/datasets/{dataset_id}/statistics")
-def statistics(dataset_id: int, f: SampleFilters = Depends(filter_params), db: Database = Depends(get_db)) -> dict:
-    with http_errors():
-        return stats.statistics(db, dataset_id, f)
+class CategoryFacet(BaseModel):
+    value: str
+    samples: int
+    annotations: int
 
 
-class TagEdit(BaseModel):
-    sample_ids: list[int] = Field(min_length=1, max_length=tags.MAX_IDS)
-    add: list[str] = Field(default_factory=list, max_length=100)
-    remove: list[str] = Field(default_factory=list, max_length=100)
+class ValueCount(BaseModel):
+    value: str | None
+    count: int
 
-    def model_post_init(self, __context: Any) -> None:
-        for tag in self.add + self.remove:
-            if not tag.strip() or len(tag) > 200:
+
+class Facets(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    total: int
+    categories: list[CategoryFacet]
+    splits: list[ValueCount]
+    tags: list[ValueCount]
+
+
+class SplitStatistics(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    samples: int
+    annotations: int
+    images_without_annotations: int
+    mean_width: float | None
+    mean_height: float | None
+    width_range: list[int | None] = Field(description="[min, max]")
+    height_range: list[int | None] = Field(description="[min, max]")
+
+
+class TotalStatistics(SplitStatistics):
+    categories: int
+
+
+class NamedSplitStatistics(SplitStatistics):
+    split: str | None
+
+
+class ClassCount(BaseModel):
+    category: str
+    supercategory: str | None
+    samples: int
+    annotations: int
+    mean_area: float | None
+
+
+class HistogramBin(BaseModel):
+    min: float
+    max: float | None
+    count: int
+
+
+class Histogram(BaseModel):
+    measure: str
+    bins: list[HistogramBin]
+
+
+class CocoSizes(BaseModel):
+    small: int
+    medium: int
+    large: int
+
+
+class RunCount(BaseModel):
+    run: str
+    annotations: int
+
+
+class Statistics(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    totals: TotalStatistics
+    images_without_annotations: int
+    class_distribution: list[ClassCount]
+    splits: list[NamedSplitStatistics]
+    box_size_histogram: Histogram
+    box_sizes_coco: CocoSizes
+    prediction_runs: list[RunCount]
+
+
+# -- tags and views --------------------------------------------------------------------------------------------
+Tag = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class TagEdit(RequestModel):
+    sample_ids: list[IdValue] = Field(min_length=1, max_length=tags.MAX_IDS)
+    add: list[Tag] = Field(default_factory=list, max_length=100)
+    remove: list[Tag] = Field(default_factory=list, max_length=100)
+
+    @field_validator("add", "remove")
+    @classmethod
+    def _not_blank(cls, values: list[str]) -> list[str]:
+        for tag in values:
+            if not tag.strip():
                 raise ValueError(f"tag {tag!r} must be 1-200 characters and not blank")
+        return values
+
+    @model_validator(mode="after")
+    def _something(self) -> TagEdit:
         if not self.add and not self.remove:
             raise ValueError("give tags to add and/or remove")
+        return self
 
 
-@router.post("/datasets/{dataset_id}/tags")
-def edit_tags(dataset_id: int, body: dict[str, Any], db: Database = Depends(get_db)) -> dict:
-    try:
-        edit = TagEdit(**body)
-    except (ValidationError, ValueError) as error:
-        detail = readable(error) if isinstance(error, ValidationError) else str(error)
-        raise HTTPException(422, detail) from None
-    with http_errors():
-        return tags.edit_tags(db, dataset_id, edit.sample_ids, edit.add, edit.remove)
+class TagsEdited(BaseModel):
+    affected: int = Field(description="samples whose tags changed")
+    matched: int = Field(description="of the given ids, samples of this dataset")
+    added: int
+    removed: int
 
 
-class CreateView(BaseModel):
+# Filters as JSON: documented as SampleFilters, checked in the route so errors read "filters: ...".
+FiltersObject = Annotated[dict[str, Any], WithJsonSchema(SampleFilters.model_json_schema())]
+
+
+class CreateView(RequestModel):
     name: str = Field(min_length=1, max_length=200)
-    filters: dict[str, Any] = Field(default_factory=dict)
+    filters: FiltersObject = Field(default_factory=dict)
 
 
-@router.post("/datasets/{dataset_id}/views", status_code=201)
-def create_view(dataset_id: int, body: CreateView, db: Database = Depends(get_db)) -> dict:
+class View(BaseModel):
+    id: int
+    dataset_id: int
+    name: str
+    filters: FiltersObject = Field(description="the filters given at creation (only those set)")
+    created_at: str
+
+
+# -- routes ----------------------------------------------------------------------------------------------------
+@router.get("/datasets/{dataset_id}/samples", response_model=SamplesPage, responses=errors(404, 409, 422))
+def list_samples(
+    dataset_id: Id,
+    q: Annotated[PageParams, Query()],
+    db: DbDep,
+    boxes: bool = Query(False, description="every item also carries `boxes` (ground truth, plus the runs below)"),
+    runs: list[str] = Query([], max_length=10, description="repeatable, with boxes=true: prediction runs to include"),
+) -> dict[str, Any]:
+    if runs and not boxes:
+        raise Invalid("runs: give boxes=true to get the boxes of prediction runs")
+    query = SampleQuery(**q.model_dump(exclude_unset=True))
+    return samples.list_samples(db, dataset_id, query, boxes=boxes, runs=runs)
+
+
+@router.get("/samples/{sample_id}", response_model=Sample, responses=errors(404))
+def get_sample(
+    sample_id: Id,
+    db: DbDep,
+    eval_iou: float = Query(0.5, ge=0.05, le=1.0, description="IoU of the TP/FP/FN marks on the boxes"),
+) -> dict[str, Any]:
+    return samples.get_sample(db, sample_id, eval_iou)
+
+
+@router.get("/datasets/{dataset_id}/facets", response_model=Facets, responses=errors(404, 409, 422))
+def facets(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> dict[str, Any]:
+    """Counts per category, split and tag of the samples matching the filters."""
+    return stats.facets(db, dataset_id, _filters(f))
+
+
+@router.get("/datasets/{dataset_id}/statistics", response_model=Statistics, responses=errors(404, 409, 422))
+def statistics(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> dict[str, Any]:
+    return stats.statistics(db, dataset_id, _filters(f))
+
+
+@router.post("/datasets/{dataset_id}/tags", response_model=TagsEdited, responses=errors(404, 422))
+def edit_tags(dataset_id: Id, body: TagEdit, db: DbDep) -> dict[str, Any]:
+    """Add and/or remove tags on up to 10,000 samples in one transaction."""
+    return tags.edit_tags(db, dataset_id, body.sample_ids, body.add, body.remove)
+
+
+def _parse_filters(filters: dict[str, Any]) -> SampleFilters:
     try:
-        filters = SampleFilters(**body.filters)
+        return SampleFilters(**filters)
     except ValidationError as error:
-        raise HTTPException(422, "filters: " + readable(error)) from None
-    with http_errors():
-        return views.create_view(db, dataset_id, body.name, filters)
+        raise Invalid("filters: " + readable(error)) from None
 
 
-@router.get("/datasets/{dataset_id}/views")
-def list_views(dataset_id: int, db: Database = Depends(get_db)) -> list[dict]:
-    with http_errors():
-        return views.list_views(db, dataset_id)
+@router.post("/datasets/{dataset_id}/views", status_code=201, response_model=View, responses=errors(404, 409, 422))
+def create_view(dataset_id: Id, body: CreateView, db: DbDep) -> dict[str, Any]:
+    """Save the filters under a name (validated like the samples query)."""
+    return views.create_view(db, dataset_id, body.name, _parse_filters(body.filters))
 
 
-@router.get("/datasets/{dataset_id}/views/{view_id}")
-def get_view(dataset_id: int, view_id: int, db: Database = Depends(get_db)) -> dict:
-    with http_errors():
-        return views.get_view(db, dataset_id, view_id)
+@router.get("/datasets/{dataset_id}/views", response_model=list[View], responses=errors(404))
+def list_views(dataset_id: Id, db: DbDep) -> list[dict[str, Any]]:
+    return views.list_views(db, dataset_id)
 
 
-@router.delete("/datasets/{dataset_id}/views/{view_id}", status_code=204)
-def delete_view(dataset_id: int, view_id: int, db: Database = Depends(get_db)) -> Response:
-    with http_errors():
-        views.delete_view(db, dataset_id, view_id)
+@router.get("/datasets/{dataset_id}/views/{view_id}", response_model=View, responses=errors(404))
+def get_view(dataset_id: Id, view_id: Id, db: DbDep) -> dict[str, Any]:
+    return views.get_view(db, dataset_id, view_id)
+
+
+@router.delete(
+    "/datasets/{dataset_id}/views/{view_id}", status_code=204, response_class=Response, responses=errors(404)
+)
+def delete_view(dataset_id: Id, view_id: Id, db: DbDep) -> Response:
+    views.delete_view(db, dataset_id, view_id)
     return Response(status_code=204)
 
 
-@router.get("/datasets/{dataset_id}/export")
+@router.get(
+    "/datasets/{dataset_id}/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "a COCO JSON file (images, categories, annotations) of the matching samples",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        },
+        **errors(404, 409, 422),
+    },
+)
 def export_dataset(
-    dataset_id: int,
-    format: str = Query("coco"),
-    f: SampleFilters = Depends(filter_params),
-    db: Database = Depends(get_db),
+    dataset_id: Id,
+    f: Annotated[FilterParams, Query()],
+    db: DbDep,
+    format: Literal["coco"] = Query("coco", description="only COCO for now"),
 ) -> StreamingResponse:
-    if format != "coco":
-        raise HTTPException(422, f"unknown export format {format!r}; only 'coco' is supported")
-    with http_errors():
-        body = export.export_coco(db, dataset_id, f)
+    body = export.export_coco(db, dataset_id, _filters(f))
     headers = {"Content-Disposition": f'attachment; filename="dataset-{dataset_id}-coco.json"'}
     return StreamingResponse(body, media_type="application/json", headers=headers)

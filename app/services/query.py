@@ -67,7 +67,7 @@ class SampleFilters(BaseModel):
 class SampleQuery(SampleFilters):
     """A page of samples: filters plus order and window."""
 
-    offset: int = Field(0, ge=0)
+    offset: int = Field(0, ge=0, le=2**63 - 1)  # DuckDB's OFFSET is a BIGINT
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     sort_by: str = "id"
     sort_dir: Literal["asc", "desc"] | None = None  # asc, except errors/worst: desc
