@@ -150,6 +150,19 @@ def test_unknown_runs_are_404_naming_them(env) -> None:
     assert missing.status_code == 404 and "999999" in missing.json()["detail"]
 
 
+def test_pages_with_boxes_have_exactly_the_reply_models_shape(env) -> None:
+    from app.routers.samples import SampleBox, SampleItem, SamplesPage
+
+    body = page(env, boxes="true", runs=["det_a", "det_b"], limit=100)
+    assert SamplesPage.model_validate(body).model_dump(mode="json") == body
+    assert set(body) == set(SamplesPage.model_fields)
+    for item in body["items"]:
+        assert set(item) == set(SampleItem.model_fields)
+        for box in item["boxes"]:
+            assert set(box) == set(SampleBox.model_fields)
+            assert isinstance(box["iscrowd"], bool) and all(isinstance(v, float) for v in box["bbox"])
+
+
 def test_the_box_model_is_in_the_openapi_schema(env) -> None:
     schemas = env["client"].get("/openapi.json").json()["components"]["schemas"]
     assert set(schemas["SampleBox"]["properties"]) == {
