@@ -102,7 +102,7 @@ def embeddings_status(dataset_id: Id, service: EmbeddingsDep) -> dict[str, Any]:
     return service.status(dataset_id)
 
 
-@router.delete("/datasets/{dataset_id}/embeddings", response_model=Cancelled)
+@router.delete("/datasets/{dataset_id}/embeddings", response_model=Cancelled, responses=errors(404))
 def cancel_embeddings(dataset_id: Id, service: EmbeddingsDep) -> Cancelled:
     """Cancel the dataset's queued or running embedding run; vectors already written are kept."""
     return Cancelled(cancelled=service.cancel(dataset_id))

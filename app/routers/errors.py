@@ -124,6 +124,16 @@ def _schema_with_error_shape(app: FastAPI) -> dict[str, Any]:
         if "ValidationError" in components and "ValidationError" not in defs.get("$defs", {}):
             components.pop("ValidationError")
         _replace_refs(schema, "#/components/schemas/HTTPValidationError", "#/components/schemas/ValidationErrorReply")
+    # A body that cannot be parsed at all (not JSON, not UTF-8, broken multipart) is FastAPI's 400.
+    _, defs = models_json_schema([(ErrorReply, "serialization")], ref_template="#/components/schemas/{model}")
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if "requestBody" in operation and "400" not in operation["responses"]:
+                components.setdefault("ErrorReply", defs["$defs"]["ErrorReply"])
+                operation["responses"]["400"] = {
+                    "description": "The body cannot be parsed",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorReply"}}},
+                }
     return schema
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 INT64_MAX = 2**63 - 1
 
@@ -21,9 +21,19 @@ Id = Annotated[int, Path(ge=0, le=INT64_MAX)]
 # How many rows to skip; DuckDB's OFFSET is a BIGINT.
 Offset = Annotated[int, Query(ge=0, le=INT64_MAX, description="rows to skip")]
 
-# Longest path Linux takes (PATH_MAX); a NUL cannot be in a file name at all.
+# Longest path and file name Linux takes (PATH_MAX, NAME_MAX bytes); a NUL cannot be in a file name at all.
 MAX_PATH = 4096
-FilePath = Annotated[str, Field(min_length=1, max_length=MAX_PATH, pattern=r"^[^\x00]+$")]
+MAX_NAME = 255
+
+
+def _names_fit(path: str) -> str:
+    for name in path.split("/"):
+        if len(name.encode("utf-8", "surrogatepass")) > MAX_NAME:
+            raise ValueError(f"{name[:40]!r}...: a file or folder name is longer than {MAX_NAME} bytes")
+    return path
+
+
+FilePath = Annotated[str, Field(min_length=1, max_length=MAX_PATH, pattern=r"^[^\x00]+$"), AfterValidator(_names_fit)]
 
 
 def _lone_surrogate(value: Any, where: str) -> str | None:
