@@ -34,7 +34,7 @@ def _logits(model: torch.nn.Module, pixels: np.ndarray) -> torch.Tensor:
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
 def test_weights_classify_real_photos(tmp_path: Path, name: str, classes: set[int], fmt: str) -> None:
     model = load_efficientnet_lite0()
-    logits = _logits(model, decode_image(_photo(tmp_path, name, fmt)))
+    logits = _logits(model, decode_image(_photo(tmp_path, name, fmt), [tmp_path]))
     assert int(logits.argmax()) in classes
     assert float(logits.softmax(0)[sorted(classes)].sum()) > 0.5
 
@@ -42,7 +42,7 @@ def test_weights_classify_real_photos(tmp_path: Path, name: str, classes: set[in
 def test_folded_batchnorm_matches_the_reference_network(tmp_path: Path) -> None:
     reference = load_efficientnet_lite0()
     fused = load_efficientnet_lite0().fuse_for_inference()
-    pixels = decode_image(_photo(tmp_path, "chelsea"))
+    pixels = decode_image(_photo(tmp_path, "chelsea"), [tmp_path])
     assert torch.allclose(_logits(reference, pixels), _logits(fused, pixels), atol=1e-3)
     assert int(_logits(fused, pixels).argmax()) in CATS
 
@@ -50,9 +50,9 @@ def test_folded_batchnorm_matches_the_reference_network(tmp_path: Path) -> None:
 def test_default_encoder_gives_unit_vectors_that_tell_photos_apart(tmp_path: Path) -> None:
     encoder = Encoder.default()
     assert (encoder.name, encoder.dim) == ("efficientnet-lite0", 1280)
-    cat = decode_image(_photo(tmp_path, "chelsea"))
-    cat_png = decode_image(_photo(tmp_path, "chelsea", "PNG"))
-    coffee = decode_image(_photo(tmp_path, "coffee"))
+    cat = decode_image(_photo(tmp_path, "chelsea"), [tmp_path])
+    cat_png = decode_image(_photo(tmp_path, "chelsea", "PNG"), [tmp_path])
+    coffee = decode_image(_photo(tmp_path, "coffee"), [tmp_path])
     vectors = encoder.embed(np.stack([cat, cat_png, coffee]))
     assert vectors.shape == (3, 1280) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
@@ -66,7 +66,7 @@ def test_torchscript_model_of_another_dimension(tmp_path: Path) -> None:
     torch.jit.script(module).save(str(path))
     encoder = Encoder.torchscript(path)
     assert encoder.dim == 8 and encoder.name.startswith("torchscript:tiny:")
-    out = encoder.embed(np.stack([decode_image(_photo(tmp_path, "coffee"))]))
+    out = encoder.embed(np.stack([decode_image(_photo(tmp_path, "coffee"), [tmp_path])]))
     assert out.shape == (1, 8)
 
 
@@ -80,7 +80,7 @@ def test_non_images_are_refused_with_a_reason() -> None:
 def test_bfloat16_keeps_the_classes_and_the_vectors(tmp_path: Path) -> None:
     fp32, bf16 = Encoder.default("float32"), Encoder.default("bfloat16")
     assert bf16.bfloat16 and not fp32.bfloat16
-    pixels = [decode_image(_photo(tmp_path, name)) for name in ("chelsea", "coffee")]
+    pixels = [decode_image(_photo(tmp_path, name), [tmp_path]) for name in ("chelsea", "coffee")]
     a, b = fp32.embed(np.stack(pixels)), bf16.embed(np.stack(pixels))
     assert float((a * b).sum(axis=1).min()) > 0.995
     with torch.autocast("cpu", torch.bfloat16):

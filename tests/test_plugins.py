@@ -132,14 +132,18 @@ def test_brightness_example_plugin_measures_real_photos(tmp_path: Path) -> None:
     Image.fromarray((np.asarray(data.astronaut()) // 10).astype("uint8")).save(dark)
     measured = {}
     for path in (bright, dark):
-        sample = registry.sample_ingested(ctx(), Sample(file_name=path.name, path=path, width=None, height=None))
+        sample = registry.sample_ingested(
+            ctx(), Sample(file_name=path.name, path=path, width=None, height=None, roots=[tmp_path])
+        )
         measured[path.name] = sample
     expected = float(np.asarray(Image.open(bright).convert("L")).mean())
     assert abs(measured["coffee.jpg"].fields["brightness"] - expected) < 6
     assert measured["dark.png"].fields["brightness"] < 40
     assert measured["dark.png"].tags == ["dark"]
     assert measured["coffee.jpg"].tags == []
-    missing = registry.sample_ingested(ctx(), Sample(file_name="x", path=tmp_path / "x.jpg", width=1, height=1))
+    missing = registry.sample_ingested(
+        ctx(), Sample(file_name="x", path=tmp_path / "x.jpg", width=1, height=1, roots=[tmp_path])
+    )
     assert missing.fields == {}
 
 

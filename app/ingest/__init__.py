@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from PIL import Image, UnidentifiedImageError
 
 from app.errors import Invalid
 
@@ -93,15 +92,11 @@ def from_columns(samples: dict[str, list], annotations: dict[str, list], class_n
     )
 
 
-def image_size(path: Path, described_as: str) -> tuple[int, int]:
-    """Width and height from the image header (PIL reads no pixels for this)."""
-    try:
-        with Image.open(path) as image:
-            return image.size
-    except FileNotFoundError:
-        raise IngestError(f"{described_as}: image file {path} does not exist") from None
-    except (UnidentifiedImageError, OSError) as error:
-        raise IngestError(f"{described_as}: {path} is not a readable image ({error})") from None
+def image_size(path: Path, roots: list[Path], entry: str) -> tuple[int, int]:
+    """Displayed width and height (EXIF orientation applied) from the header of a confined file."""
+    from app.services.pixels import displayed_size
+
+    return displayed_size(path, roots, entry)
 
 
 def split_name(name: str) -> str:

@@ -57,7 +57,7 @@ def default_images_dir(ann_file: Path) -> Path:
     return folder
 
 
-def load(ann_file: Path, images_dir: Path, split: str | None, progress: Progress) -> ParsedDataset:
+def load(ann_file: Path, images_dir: Path, split: str | None, progress: Progress, roots: list[Path]) -> ParsedDataset:
     name = ann_file.name
     if not ann_file.is_file():
         raise IngestError(f"{ann_file}: not a file")
@@ -102,7 +102,7 @@ def load(ann_file: Path, images_dir: Path, split: str | None, progress: Progress
             "SELECT idx, id, file_name FROM img2 WHERE width IS NULL OR height IS NULL"
         ).fetchall()
         for done, (idx, image_id, file_name) in enumerate(sizes_missing):
-            w, h = image_size(Path(base) / file_name, f"{name}: image {image_id} has no width/height and")
+            w, h = image_size(Path(base) / file_name, roots, f"image {image_id} in {name}, which gives no width/height")
             con.execute("UPDATE img2 SET width = ?, height = ? WHERE idx = ?", [w, h, idx])
             if done % 200 == 0:
                 progress(done, len(sizes_missing), "reading image sizes")

@@ -95,7 +95,7 @@ def load(sources: list[Source], progress: Progress, roots: list[Path]) -> Parsed
     for source in sources:
         if source.format == "coco":
             assert source.images_dir is not None
-            parts.append(coco.load(source.path, source.images_dir, source.split, progress))
+            parts.append(coco.load(source.path, source.images_dir, source.split, progress, roots))
         elif source.format == "yolo":
             parts.append(yolo.load(source.path, source.split, progress, roots))
         elif source.format == "folders":

@@ -40,8 +40,6 @@ def looks_like_folders(root: Path) -> bool:
 
 
 def load(root: Path, split: str | None, progress: Progress, roots: list[Path]) -> ParsedDataset:
-    from app.services.paths import is_inside
-
     splits = split_folders(root)
     tops: list[tuple[str | None, Path]] = [(split_name(d.name), d) for d in splits] or [(split, root)]
     class_names = sorted({c.name for _, top in tops for c in _class_dirs(top)})
@@ -60,10 +58,8 @@ def load(root: Path, split: str | None, progress: Progress, roots: list[Path]) -
     s_cols: dict[str, list] = {k: [] for k in SAMPLES_SCHEMA.names}
     a_cols: dict[str, list] = {k: [] for k in ANNOTATIONS_SCHEMA.names}
     for idx, (split_value, cls, path) in enumerate(entries):
-        if not is_inside(path.resolve(), roots):
-            raise IngestError(f"{path}: resolves outside the allowed data roots")
         rel = path.relative_to(root).as_posix()
-        width, height = image_size(path, rel)
+        width, height = image_size(path, roots, rel)
         for key, value in (
             ("file_name", rel),
             ("path", str(path)),

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from app.ingest import IngestError, Progress
+from app.services import paths
 
 FORMATS = ("coco_results", "yolo")
 PREDICTIONS_SCHEMA = pa.schema(
@@ -62,21 +63,29 @@ def _clean(message: str) -> str:
     return message.split("\nTry setting", 1)[0].strip()
 
 
-def load(fmt: str, path: Path, index: DatasetIndex, progress: Progress) -> pa.Table:
+def load(fmt: str, path: Path, index: DatasetIndex, progress: Progress, roots: list[Path] | None = None) -> pa.Table:
+    """`path` is already confined by the caller; files below it must stay inside `roots` (default:
+    inside `path` itself), so a label file symlinked elsewhere is refused (app/services/paths.py)."""
+    roots = roots or [path if path.is_dir() else path.parent]
     if fmt == "coco_results":
-        return load_coco_results(path, index, progress)
+        return load_coco_results(path, index, progress, roots)
     if fmt == "yolo":
-        return load_yolo(path, index, progress)
+        return load_yolo(path, index, progress, roots)
     raise IngestError(f"unknown predictions format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 
 # -------------------------------------------------------------------------------------------------- COCO
-def load_coco_results(path: Path, index: DatasetIndex, progress: Progress) -> pa.Table:
+def load_coco_results(path: Path, index: DatasetIndex, progress: Progress, roots: list[Path]) -> pa.Table:
     name = path.name
     if not path.is_file():
         raise IngestError(f"{path}: not a file (coco_results expects one JSON file)")
-    if path.stat().st_size == 0:
+    path, info = paths.regular_file(path, roots)  # DuckDB opens it below: a FIFO must never get there
+    if info.st_size == 0:
         raise IngestError(f"{name}: the file is empty")
+    with paths.open_file(path, roots) as handle:
+        head = handle.read(64).removeprefix(b"\xef\xbb\xbf").lstrip()
+    if head and head[:1] not in (b"[", b"{"):
+        raise IngestError(f"{name}: not a COCO results file: it does not start with a JSON array (entry 1)")
     progress(0, None, f"reading {name}")
     con = duckdb.connect()  # a private in-memory database: nothing touches the real one
     try:
@@ -172,7 +181,7 @@ def _find_sample(rel: PurePosixPath, by_path: dict[str, int], by_stem: dict[str,
     return None
 
 
-def load_yolo(path: Path, index: DatasetIndex, progress: Progress) -> pa.Table:
+def load_yolo(path: Path, index: DatasetIndex, progress: Progress, roots: list[Path]) -> pa.Table:
     if not path.is_dir():
         raise IngestError(f"{path}: not a folder (yolo predictions are a folder of <image>.txt files)")
     files = sorted(p for p in path.rglob("*.txt") if p.is_file() and p.name != "classes.txt")
@@ -192,10 +201,7 @@ def load_yolo(path: Path, index: DatasetIndex, progress: Progress) -> pa.Table:
         sample = _find_sample(rel, by_path, by_stem)
         if sample is None:
             raise IngestError(f"{rel}: no image of this dataset is named {rel.stem}.*")
-        try:
-            text = file.read_text()
-        except (OSError, UnicodeDecodeError) as error:
-            raise IngestError(f"{rel}: cannot be read ({error})") from None
+        text = paths.read_text(file, roots, f"predictions for {rel.stem}")
         values = _parse_lines(text, rel)
         if len(values):
             cls = values[:, 0]

@@ -22,6 +22,7 @@ from app.ingest import (
     image_size,
     split_name,
 )
+from app.services.paths import read_text
 
 YAML_NAMES = ("data.yaml", "data.yml", "dataset.yaml", "dataset.yml")
 SPLIT_KEYS = ("train", "val", "valid", "test")
@@ -41,16 +42,16 @@ def looks_like_yolo(root: Path) -> bool:
     return (root / "classes.txt").is_file() and (root / "labels").is_dir()
 
 
-def _names(root: Path) -> tuple[list[str], dict, Path | None]:
+def _names(root: Path, roots: list[Path]) -> tuple[list[str], dict, Path | None]:
     config_file = find_yaml(root)
     if config_file is None:
         classes = root / "classes.txt"
         if not classes.is_file():
             raise IngestError(f"{root}: no data.yaml and no classes.txt: not a YOLO dataset")
-        names = [line.strip() for line in classes.read_text().splitlines() if line.strip()]
+        names = [line.strip() for line in read_text(classes, roots).splitlines() if line.strip()]
         return names, {}, None
     try:
-        config = yaml.safe_load(config_file.read_text())
+        config = yaml.safe_load(read_text(config_file, roots))
     except yaml.YAMLError as error:
         raise IngestError(f"{config_file.name}: not valid YAML ({error})") from None
     if not isinstance(config, dict) or "names" not in config:
@@ -82,10 +83,10 @@ def _label_path(image: Path) -> Path:
     return image.with_suffix(".txt")
 
 
-def _images_in(entry: Path) -> list[Path]:
+def _images_in(entry: Path, roots: list[Path]) -> list[Path]:
     if entry.is_file() and entry.suffix == ".txt":
         base = entry.parent
-        return [(base / line.strip()).resolve() for line in entry.read_text().splitlines() if line.strip()]
+        return [(base / line.strip()).resolve() for line in read_text(entry, roots).splitlines() if line.strip()]
     if entry.is_dir():
         return sorted(p for p in entry.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     raise IngestError(f"{entry}: listed as a split but is neither a folder nor a .txt list")
@@ -125,22 +126,18 @@ def _splits(root: Path, config: dict, forced_split: str | None) -> list[tuple[st
 
 
 def load(root: Path, split: str | None, progress: Progress, roots: list[Path]) -> ParsedDataset:
-    from app.services.paths import is_inside
-
-    names, config, _ = _names(root)
+    names, config, _ = _names(root, roots)
     splits = _splits(root, config, split)
     images: list[tuple[str | None, Path]] = []
     for split_value, entry in splits:
-        images.extend((split_value if len(splits) > 1 or split is None else split, p) for p in _images_in(entry))
+        images.extend((split_value if len(splits) > 1 or split is None else split, p) for p in _images_in(entry, roots))
     if not images:
         raise IngestError(f"{root}: no image files found")
     s_cols: dict[str, list] = {k: [] for k in SAMPLES_SCHEMA.names}
     a_cols: dict[str, list] = {k: [] for k in ANNOTATIONS_SCHEMA.names}
     for idx, (split_value, path) in enumerate(images):
-        if not is_inside(path.resolve(), roots):
-            raise IngestError(f"{path}: resolves outside the allowed data roots")
         rel = path.relative_to(root) if path.is_relative_to(root) else Path(path.name)
-        width, height = image_size(path, f"{rel}")
+        width, height = image_size(path, roots, f"{rel}")
         s_cols["file_name"].append(rel.as_posix())
         s_cols["path"].append(str(path))
         s_cols["width"].append(width)
@@ -150,7 +147,7 @@ def load(root: Path, split: str | None, progress: Progress, roots: list[Path]) -
         label = _label_path(path)
         if label.is_file():
             label_name = label.relative_to(root).as_posix() if label.is_relative_to(root) else label.name
-            for line_no, line in enumerate(label.read_text().splitlines(), 1):
+            for line_no, line in enumerate(read_text(label, roots).splitlines(), 1):
                 fields = line.split()
                 if not fields:
                     continue

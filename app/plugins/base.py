@@ -13,6 +13,10 @@
 
     plugin = MyPlugin()
 
+Read a sample's pixels with `sample.image()` (never open `sample.path` yourself): it is confined to
+the data roots, in displayed orientation (EXIF applied) and 8-bit RGB whatever the file's bit depth,
+and raises an `app.errors.DataVisorError` naming the file when it is missing or not decodable.
+
 Every hook is optional. A hook that raises is logged and skipped; it never stops an import or the
 server. `on_sample_ingested` runs once per sample on the import thread, so keep it cheap.
 """
@@ -22,6 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from PIL import Image
 
 API_VERSION = 1
 
@@ -38,6 +44,18 @@ class Sample:
     tags: list[str] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
     annotation_count: int = 0
+    # The data roots the sample's file must lie in (set by the importer); `image()` enforces them.
+    roots: list[Path] = field(default_factory=list, repr=False)
+
+    def image(self, max_edge: int | None = None) -> Image.Image:
+        """The picture as displayed, 8-bit RGB; `max_edge` shrinks it (cheaply for JPEGs)."""
+        from app.services.pixels import load_rgb
+
+        draft = (max_edge, max_edge) if max_edge else None
+        picture = load_rgb(self.path, self.roots, self.file_name, draft=draft)
+        if max_edge:
+            picture.thumbnail((max_edge, max_edge))
+        return picture
 
 
 @dataclass

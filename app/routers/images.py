@@ -37,7 +37,7 @@ def get_image(
 ) -> FileResponse:
     sample = samples.sample_row(db, sample_id)
     if size == "original":
-        path, media_type = images.original(sample["path"], settings.data_roots)
+        path, media_type = images.original(sample["path"], settings.data_roots, sample_id, settings.thumbnail_cache_dir)
         return FileResponse(path, media_type=media_type)
     assert settings.thumbnail_cache_dir is not None
     path = images.thumbnail(sample_id, sample["path"], size, settings.data_roots, settings.thumbnail_cache_dir)

@@ -21,18 +21,19 @@ import pyarrow as pa
 
 from app.config import Settings
 from app.db import Database
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, DataVisorError, Invalid, NotFound
 from app.ingest import IngestError, ParsedDataset
 from app.ingest import detect as detection
 from app.plugins import IngestContext, PluginRegistry, Sample
 from app.services import summary
 from app.services.ids import allocate
-from app.services.jobs import JobCancelled, JobContext, JobFailed, JobManager
-from app.services.paths import is_inside, resolve_in_roots
+from app.services.jobs import FINAL_STATES, JobCancelled, JobContext, JobFailed, JobManager
+from app.services.paths import FileMissing, is_inside, kind_of, regular_file, resolve_in_roots
 
 log = logging.getLogger(__name__)
 
 IMPORTING, READY = "importing", "ready"
+DELETE_WAIT_SECONDS = 30.0
 
 
 class DatasetNotFound(NotFound):
@@ -75,6 +76,11 @@ def start_import(
     """Validate paths (PathNotAllowed -> 403), detect the format, create the row, submit the job."""
     roots = settings.data_roots
     path = resolve_in_roots(req.path, roots)
+    try:
+        if kind_of(path) == "other":  # a FIFO or a device: never opened (it would block or never end)
+            regular_file(path, roots)
+    except FileMissing:
+        pass  # detection says what it expected there
     images_dir = resolve_in_roots(req.images_dir, roots) if req.images_dir else None
     if images_dir is not None and not images_dir.is_dir():
         raise InvalidImport(f"images_dir {req.images_dir!r} is not a folder")
@@ -137,13 +143,13 @@ def _import(
     started = time.perf_counter()
     try:
         parsed = detection.load(sources, progress, settings.data_roots)
-    except IngestError as error:
+    except DataVisorError as error:  # IngestError, or a confinement refusal naming the file
         raise JobFailed(str(error)) from None
     parsed_at = time.perf_counter()
     n = parsed.samples.num_rows
     ictx = IngestContext(dataset_id=dataset_id, dataset_name=name, format=fmt, path=path, total=n)
     plugins.ingest_started(ictx)
-    fields, tags = _run_sample_hooks(ctx, plugins, ictx, parsed)
+    fields, tags = _run_sample_hooks(ctx, plugins, ictx, parsed, settings.data_roots)
     hooks_at = time.perf_counter()
     ctx.progress(n, n, "writing")
     summary = write(db, dataset_id, parsed, fields, tags)
@@ -167,7 +173,7 @@ def _import(
 
 
 def _run_sample_hooks(
-    ctx: JobContext, plugins: PluginRegistry, ictx: IngestContext, parsed: ParsedDataset
+    ctx: JobContext, plugins: PluginRegistry, ictx: IngestContext, parsed: ParsedDataset, roots: list[Path]
 ) -> tuple[list[str | None] | None, list[tuple[int, str]]]:
     """Per-sample plugin hook (skipped entirely when no plugin implements it): fields and tags."""
     if not plugins.wants_samples:
@@ -185,6 +191,7 @@ def _run_sample_hooks(
             height=cols["height"][i],
             split=cols["split"][i],
             annotation_count=int(counts[i]),
+            roots=roots,
         )
         sample = plugins.sample_ingested(ictx, sample)
         if sample.fields:
@@ -341,9 +348,29 @@ def get_dataset(db: Database, dataset_id: int) -> dict[str, Any]:
 
 
 def delete_dataset(db: Database, jobs: JobManager, dataset_id: int) -> None:
-    """Delete the dataset and its rows in every table keyed by dataset_id or sample_id (later features too)."""
-    for job in jobs.active_for(dataset_id):
+    """Delete the dataset and its rows in every table keyed by dataset_id or sample_id (later features too).
+
+    Its running jobs (an import, an embedding run) are cancelled and waited for first: a job that is
+    still flushing would otherwise write vectors of a dataset that no longer exists.
+    """
+    with db.cursor() as cur:
+        require(cur, dataset_id)
+    active = jobs.active_for(dataset_id)
+    for job in active:
         jobs.cancel(job["id"])
+    deadline = time.monotonic() + DELETE_WAIT_SECONDS
+    for job in active:
+        version = -1
+        while True:
+            seen = jobs.wait_for_change(job["id"], version, max(0.0, deadline - time.monotonic()))
+            if seen is None or seen[1]["state"] in FINAL_STATES:
+                break
+            if time.monotonic() >= deadline:
+                raise DatasetConflict(
+                    f"dataset {dataset_id}: job {job['id']} ({job['kind']}) did not stop within "
+                    f"{DELETE_WAIT_SECONDS:.0f} s of being cancelled; try the delete again"
+                )
+            version = seen[0]
     with db.write() as cur:
         require(cur, dataset_id)
         columns = cur.execute(

@@ -1,8 +1,14 @@
 """Images: the original file, or a WebP thumbnail (128/256/512 px longest side) cached on disk.
 
+Both are what the app draws boxes on, so both are in the displayed orientation (app/services/pixels.py):
+an original whose EXIF orientation is not 1 (or that browsers cannot show, TIFF, or that has more than
+8 bits per channel) is served as a converted copy without EXIF rotation, so the picture, its stored
+width/height and its boxes agree whatever the client does with EXIF. Every read goes through
+app/services/paths.py (confinement, regular files only).
+
 The cache key is the sample id, the size and the source file's mtime and length, so an edited image
-gets a new thumbnail; files are written to a temporary name and renamed (readers never see half a
-file). A source that vanished is a 404 even when a thumbnail is cached.
+gets a new copy; files are written to a temporary name and renamed (readers never see half a file).
+A source that vanished is a 404 even when a copy is cached.
 """
 
 from __future__ import annotations
@@ -12,68 +18,79 @@ import os
 import tempfile
 from pathlib import Path
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from app.errors import Invalid, NotFound
-from app.services.paths import resolve_file_in_roots
+from app.services import pixels
+from app.services.paths import FileMissing, regular_file
+from app.services.pixels import ImageUnreadable
 
 SIZES = {"small": 128, "medium": 256, "large": 512}
 WEBP_QUALITY = 80
+# Formats every browser displays as they are (no conversion needed when EXIF says "as stored").
+BROWSER_FORMATS = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+    "BMP": "image/bmp",
+}
+
+ImageMissing = FileMissing
+__all__ = ["ImageMissing", "ImageUnreadable", "original", "thumbnail"]
 
 
-class ImageMissing(NotFound):
-    """The file is gone (404)."""
+def _entry(sample_id: int) -> str:
+    return f"sample {sample_id}"
 
 
-class ImageUnreadable(Invalid):
-    """The file exists but cannot be decoded (422)."""
+def _cache_target(cache_dir: Path, sample_id: int, tag: str, info: os.stat_result, ext: str) -> Path:
+    return cache_dir / f"{sample_id % 1000:03d}" / f"{sample_id}-{tag}-{info.st_mtime_ns:x}-{info.st_size:x}.{ext}"
 
 
-def original(path: str, roots: list[Path]) -> tuple[Path, str]:
-    resolved = _existing(path, roots)
-    media_type = mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
-    return resolved, media_type
+def _write_atomically(image: Image.Image, target: Path, **save: object) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            image.save(handle, **save)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    for stale in target.parent.glob(target.name.rsplit("-", 2)[0] + "-*"):  # older versions of this copy
+        if stale != target and not stale.name.endswith(".tmp"):
+            stale.unlink(missing_ok=True)
 
 
-def _existing(path: str, roots: list[Path]) -> Path:
-    source = Path(path)
-    if not source.exists():
-        raise ImageMissing(f"the image file {source.name} no longer exists")
-    resolved = resolve_file_in_roots(source, roots)
-    if not resolved.is_file():
-        raise ImageMissing(f"the image file {source.name} no longer exists")
-    return resolved
+def original(
+    path: str, roots: list[Path], sample_id: int | None = None, cache_dir: Path | None = None
+) -> tuple[Path, str]:
+    """The file to send for size=original and its media type (a converted copy when needed, see above)."""
+    entry = _entry(sample_id) if sample_id is not None else None
+    resolved, info = regular_file(path, roots, entry)
+    with pixels.open_image(resolved, roots, entry) as image:
+        fmt = image.format or ""
+        as_is = fmt in BROWSER_FORMATS and pixels.orientation(image) == 1 and image.mode not in pixels.HIGH_BIT_DEPTH
+    if as_is or sample_id is None or cache_dir is None:
+        media_type = BROWSER_FORMATS.get(fmt) or mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
+        return resolved, media_type
+    out_fmt, ext = ("JPEG", "jpg") if fmt == "JPEG" else ("PNG", "png")
+    target = _cache_target(cache_dir, sample_id, "original", info, ext)
+    if not target.is_file():
+        picture = pixels.load_rgb(resolved, roots, entry)
+        save = {"format": out_fmt, "quality": 95} if out_fmt == "JPEG" else {"format": out_fmt}
+        _write_atomically(picture, target, **save)
+    return target, BROWSER_FORMATS[out_fmt]
 
 
 def thumbnail(sample_id: int, path: str, size: str, roots: list[Path], cache_dir: Path) -> Path:
-    source = _existing(path, roots)
-    stat = source.stat()
+    entry = _entry(sample_id)
+    resolved, info = regular_file(path, roots, entry)
     edge = SIZES[size]
-    folder = cache_dir / f"{sample_id % 1000:03d}"
-    target = folder / f"{sample_id}-{edge}-{stat.st_mtime_ns:x}-{stat.st_size:x}.webp"
+    target = _cache_target(cache_dir, sample_id, str(edge), info, "webp")
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        with Image.open(source) as image:
-            image.draft("RGB", (edge, edge))  # JPEG: decode at a reduced scale, much cheaper
-            image = ImageOps.exif_transpose(image)
-            if image.mode not in ("RGB", "RGBA"):
-                image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-            image.thumbnail((edge, edge), Image.Resampling.LANCZOS)
-            fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    image.save(handle, format="WEBP", quality=WEBP_QUALITY)
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-    except FileNotFoundError:
-        raise ImageMissing(f"the image file {source.name} no longer exists") from None
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
-        raise ImageUnreadable(f"{source.name} cannot be decoded as an image: {error}") from None
-    for stale in folder.glob(f"{sample_id}-{edge}-*.webp"):  # older versions of this thumbnail
-        if stale != target:
-            stale.unlink(missing_ok=True)
+    picture = pixels.load_rgb(resolved, roots, entry, draft=(edge, edge))
+    picture.thumbnail((edge, edge), Image.Resampling.LANCZOS)
+    _write_atomically(picture, target, format="WEBP", quality=WEBP_QUALITY)
     return target

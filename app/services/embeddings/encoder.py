@@ -10,18 +10,17 @@ local file.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import threading
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
-from app.errors import Invalid
+from app.services import pixels
 from app.services.embeddings.model import INPUT_MEAN, INPUT_SIZE, INPUT_STD, load_efficientnet_lite0
+from app.services.pixels import ImageUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -33,33 +32,23 @@ TORCHSCRIPT_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
-class ImageUnreadable(Invalid):
-    """The bytes or file are not an image PIL can decode (the message says why)."""
-
-
 class ModelLoadError(RuntimeError):
     """The configured model cannot be loaded or does not produce one vector per image."""
 
 
-def decode_image(source: Path | BinaryIO, size: int = INPUT_SIZE) -> np.ndarray:
-    """Decode to a size x size x 3 uint8 RGB array, using JPEG draft scaling when it helps."""
-    try:
-        with Image.open(source) as im:
-            if im.format == "JPEG":
-                im.draft("RGB", (size, size))  # decode at the smallest 1/2^n scale still >= size
-            im = ImageOps.exif_transpose(im)
-            if im.mode != "RGB":
-                im = im.convert("RGBA").convert("RGB") if im.mode == "P" else im.convert("RGB")
-            im = im.resize((size, size), Image.BILINEAR)
-            return np.array(im, dtype=np.uint8)  # a writable copy (torch refuses read-only buffers)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
-        raise ImageUnreadable(f"not a readable image: {error}") from error
+def _to_input(image: Image.Image, size: int) -> np.ndarray:
+    return np.array(image.resize((size, size), Image.BILINEAR), dtype=np.uint8)  # writable (torch needs it)
 
 
-def decode_bytes(data: bytes) -> np.ndarray:
+def decode_image(path: Path | str, roots: list[Path], size: int = INPUT_SIZE, entry: str | None = None) -> np.ndarray:
+    """A confined file as displayed (EXIF applied, 8-bit) -> size x size x 3 uint8 RGB, JPEG draft scaling."""
+    return _to_input(pixels.load_rgb(path, roots, entry, draft=(size, size)), size)
+
+
+def decode_bytes(data: bytes, size: int = INPUT_SIZE) -> np.ndarray:
     if not data:
         raise ImageUnreadable("the upload is empty")
-    return decode_image(io.BytesIO(data))
+    return _to_input(pixels.rgb_from_bytes(data, draft=(size, size)), size)
 
 
 def cpu_has_native_bf16() -> bool:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ from app.services.embeddings.encoder import (
 )
 from app.services.embeddings.index import VectorIndex
 from app.services.jobs import FINAL_STATES, JobCancelled, JobContext, JobFailed, JobManager
-from app.services.paths import PathNotAllowed, resolve_file_in_roots
+from app.services.paths import FileMissing, PathNotAllowed
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +160,7 @@ class EmbeddingService:
         total = len(todo)
         ctx.progress(0, total, f"embedding {total} sample(s) with {encoder.name}")
         done = embedded = 0
-        skipped: list[int] = []
+        skipped: list[tuple[int, str, str]] = []  # (sample id, reason, message)
         pending_ids: list[int] = []
         pending_vecs: list[np.ndarray] = []
         started = time.perf_counter()
@@ -192,7 +191,9 @@ class EmbeddingService:
                 if len(pending_ids) >= FLUSH_EVERY:
                     flush()
                 rate = done / max(time.perf_counter() - started, 1e-6)
-                ctx.progress(done, total, f"embedded {done}/{total} ({rate:.1f} images/s)")
+                ctx.progress(
+                    done, total, f"{_tally(embedded + len(pending_ids), skipped, total)} ({rate:.1f} images/s)"
+                )
         except JobCancelled:
             for _, future in ahead or []:
                 future.cancel()
@@ -209,12 +210,25 @@ class EmbeddingService:
             ctx.progress(done, total, "computing uniqueness")
             self._write_uniqueness(dataset_id, encoder.name, index, ctx.check_cancelled)
         seconds = time.perf_counter() - started
+        failed = [s for s in skipped if s[1] in FAILURES]
+        not_found = [s for s in skipped if s[1] not in FAILURES]
+        reasons: dict[str, int] = {}
+        for _, reason, _ in skipped:
+            reasons[reason] = reasons.get(reason, 0) + 1
+        try:
+            ctx.progress(done, total, _tally(embedded, skipped, total))
+        except JobCancelled:  # everything is written: too late to cancel
+            pass
         return {
             "model": encoder.name,
             "dim": encoder.dim,
             "embedded": embedded,
-            "skipped": len(skipped),
-            "skipped_sample_ids": skipped[:100],
+            "skipped": len(not_found),
+            "failed": len(failed),
+            "reasons": reasons,
+            "skipped_sample_ids": [s[0] for s in not_found[:100]],
+            "failed_sample_ids": [s[0] for s in failed[:100]],
+            "examples": [{"sample_id": sid, "reason": r, "message": m} for sid, r, m in skipped[:10]],
             "vectors": len(index),
             "seconds": round(seconds, 3),
         }
@@ -222,25 +236,28 @@ class EmbeddingService:
     def _decode_batch(self, rows: list[tuple[int, str]]) -> list[tuple[int, Future]]:
         """Start decoding a batch on the decoder threads; `_gather` collects it."""
 
-        def one(path: str) -> np.ndarray | None:
+        def one(sample_id: int, path: str) -> np.ndarray | tuple[str, str]:
+            """The pixels, or (reason, message) when the sample cannot be embedded."""
             try:
-                return decode_image(resolve_file_in_roots(Path(path), self._roots))
-            except (ImageUnreadable, PathNotAllowed, OSError) as error:
-                log.warning("cannot embed %s: %s", path, error)
-                return None
+                return decode_image(path, self._roots, entry=f"sample {sample_id}")
+            except errors.DataVisorError as error:
+                log.warning("cannot embed sample %d: %s", sample_id, error)
+                return _reason(error), str(error)
 
-        return [(sid, self._decoders.submit(one, path)) for sid, path in rows]
+        return [(sid, self._decoders.submit(one, sid, path)) for sid, path in rows]
 
     @staticmethod
-    def _gather(futures: list[tuple[int, Future]]) -> tuple[list[int], np.ndarray | None, list[int]]:
+    def _gather(
+        futures: list[tuple[int, Future]],
+    ) -> tuple[list[int], np.ndarray | None, list[tuple[int, str, str]]]:
         ids, images, bad = [], [], []
         for sid, future in futures:
             try:
                 image = future.result()
             except CancelledError:  # the decoder pool was shut down under us: the server is stopping
                 raise JobCancelled() from None
-            if image is None:
-                bad.append(sid)
+            if isinstance(image, tuple):
+                bad.append((sid, *image))
             else:
                 ids.append(sid)
                 images.append(image)
@@ -260,11 +277,15 @@ class EmbeddingService:
             }
         )
         with self._db.write() as cur:
+            # Only samples that still exist: a delete may have removed the dataset while this batch ran.
+            if not cur.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset_id]).fetchall():
+                raise JobCancelled()
             cur.register("_new_vectors", table)
             try:
                 cur.execute(
                     "INSERT INTO embeddings (dataset_id, sample_id, model, dim, vector, created_at) "
-                    "SELECT dataset_id, sample_id, model, dim, vector, created_at FROM _new_vectors"
+                    "SELECT dataset_id, sample_id, model, dim, vector, created_at FROM _new_vectors v "
+                    "WHERE EXISTS (SELECT 1 FROM samples s WHERE s.id = v.sample_id AND s.dataset_id = v.dataset_id)"
                 )
             finally:
                 cur.unregister("_new_vectors")
@@ -450,6 +471,25 @@ class EmbeddingService:
             "models": [{"model": m, "dim": int(d), "vectors": int(c)} for m, d, c in models],
             "jobs": self._active_jobs(dataset_id),
         }
+
+
+# Decoding failures (the file is there but is not a usable picture); every other reason is a skip.
+FAILURES = frozenset({"undecodable"})
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, ImageUnreadable):
+        return "undecodable"
+    if isinstance(error, PathNotAllowed):
+        return "outside_data_roots"
+    if isinstance(error, FileMissing):
+        return "missing"
+    return "not_a_regular_file"
+
+
+def _tally(embedded: int, problems: list[tuple[int, str, str]], total: int) -> str:
+    failed = sum(1 for p in problems if p[1] in FAILURES)
+    return f"embedded {embedded}, skipped {len(problems) - failed}, failed {failed} of {total}"
 
 
 def _hits(pairs: list[tuple[int, float]]) -> list[dict[str, Any]]:
