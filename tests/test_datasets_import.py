@@ -93,16 +93,18 @@ def test_coco_missing_size_and_missing_file_fails_clearly(server) -> None:
     with server.client() as client:
         job = import_dataset(client, "nosize", ann, fmt="coco")
         assert job["state"] == "failed"
-        assert "image 101 has no width/height" in job["error"] and "img_001.jpg" in job["error"]
+        # none of the images exists: the job says where it looked (issue 11, point 5)
+        assert "none of the 3 image files was found; looked in" in job["error"], job["error"]
+        assert "img_000.jpg" in job["error"]
         assert client.get(f"/datasets/{job['dataset_id']}").status_code == 404
 
 
 BAD_COCO = {
     "bad_json": ('{"images": [', "Malformed JSON"),
     "truncated": (None, "Malformed JSON"),
-    "missing_image": ("missing_image", "annotation 1 points at image id 999"),
-    "negative_box": ("negative_box", "annotation 2 has a negative box"),
-    "unknown_category": ("unknown_category", "annotation 3 has unknown category_id 77"),
+    "missing_image": ("missing_image", "instances.json: image_id 999 is not in 'images' (annotation 1)"),
+    "negative_box": ("negative_box", "instances.json: negative box [1.0, 2.0, -4.0, 8.0] (annotation 2)"),
+    "unknown_category": ("unknown_category", "instances.json: unknown category_id 77 (annotation 3)"),
     "not_a_list": ('{"images": 5, "categories": []}', "instances.json"),
     "empty": ("", "empty"),
 }
@@ -241,10 +243,12 @@ def test_yolo_bad_label_line_names_file_and_line(server) -> None:
     with server.client() as client:
         job = import_dataset(client, "yolo", root, fmt="yolo")
         assert job["state"] == "failed"
-        assert job["error"].startswith("labels/val/c.txt line 2: unknown class 7"), job["error"]
+        assert job["error"].startswith("labels/val/c.txt: unknown class 7"), job["error"]
+        assert job["error"].endswith("(line 2)"), job["error"]
         (root / "labels/val/c.txt").write_text("1 0.5 0.5\n")
         job = import_dataset(client, "yolo", root, fmt="yolo")
-        assert "labels/val/c.txt line 1: expected 'class cx cy w h'" in job["error"]
+        assert job["error"].startswith("labels/val/c.txt: expected 'class cx cy w h'"), job["error"]
+        assert job["error"].endswith("(line 1)"), job["error"]
         assert client.get("/datasets").json() == []
 
 

@@ -77,7 +77,7 @@ def loaded(server):
     make_coco(root, images=False, data=data)
     (root / "results.json").write_text(json.dumps(results))
     with server.client() as client:
-        job = import_dataset(client, "ds", root / "annotations.json", "coco")
+        job = import_dataset(client, "ds", root / "annotations.json", "coco", annotations_only=True)
         assert job["state"] == "succeeded", job
         ds = job["dataset_id"]
         job = run_job(client, ds, "r1", "coco/results.json", "coco_results")
@@ -292,7 +292,7 @@ def test_yolo_predictions(server):
     (labels / "im1.txt").write_text("0 0.2 0.2 0.2 0.2 0.9\n1 0.8 0.8 0.1 0.1 0.3\n")  # TP cat, background dog
     (labels / "im2.txt").write_text("0 0.625 0.75 0.25 0.5 0.8\n")  # cat on the dog: class confusion
     with server.client() as client:
-        ds = import_dataset(client, "y", root / "annotations.json", "coco")["dataset_id"]
+        ds = import_dataset(client, "y", root / "annotations.json", "coco", annotations_only=True)["dataset_id"]
         job = run_job(client, ds, "yolo1", "coco2/pred", "yolo")
         assert job["state"] == "succeeded", job
         reply = client.get(f"/datasets/{ds}/evaluation", params={"run": "yolo1"}).json()

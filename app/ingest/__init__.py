@@ -1,19 +1,28 @@
 """Importers, one module per format, all producing the same `ParsedDataset` (Arrow tables).
 
-- `coco.py`: a COCO instances file (read by DuckDB's own JSON reader, validated in SQL)
-- `yolo.py`: a YOLO root (data.yaml or classes.txt, images/ + labels/)
-- `folders.py`: a classification tree (one folder per class, optionally under split folders)
-- `detect.py`: which format a path holds, and its splits
+Each format module (`coco.py`, `yolo.py`, `folders.py`) exposes `FORMAT`, an object of the `Format`
+protocol below: `find` says whether a tree looks like the format (and returns its parts, one per
+split), `load` reads one part, and `export` (where the format has one) writes it back. `formats.py`
+is the registry: detection, the API's list of formats and the README table all come from it, so a
+new format touches one module plus its tests.
 
 Importers never write: `app.services.datasets` assigns ids and writes everything in one transaction.
-A malformed input raises `IngestError` with a message naming the file and the problem.
+A malformed input raises `IngestError` reading `<file>: <what> (<entry or line>)`. Whatever an
+importer cannot use (an unsupported annotation kind, an undecodable image, a label file without an
+image) is counted per reason in `ParsedDataset.issues`, never dropped silently; images that cannot be
+found are counted there too (`check_images`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import errno
+import os
+import stat
+from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -64,11 +73,75 @@ ANNOTATIONS_SCHEMA = pa.schema(
 )
 CATEGORIES_SCHEMA = pa.schema([("source_id", pa.int64()), ("name", pa.string()), ("supercategory", pa.string())])
 
+# Folder names that describe a layout, never a class (compared lower-case).
+LAYOUT_FOLDERS = frozenset(
+    {
+        "images",
+        "image",
+        "imgs",
+        "img",
+        "labels",
+        "label",
+        "labeltxt",
+        "annotations",
+        "annotation",
+        "annots",
+        "jpegimages",
+        "imagesets",
+        "segmentationclass",
+        "segmentationobject",
+        "masks",
+        "obj_train_data",
+        "obj_valid_data",
+        "obj_test_data",
+        "backup",
+        "__macosx",
+    }
+)
+EXAMPLES = 10  # first paths kept per reason
+
 Progress = Callable[[int, int | None, str], None]
 
 
 class IngestError(Invalid):
     """A malformed input; the message names the file and the problem and is shown to the user."""
+
+
+@dataclass
+class Issues:
+    """What an import could not use. Reported in the job result and as `issues` of the dataset."""
+
+    missing: int = 0
+    missing_examples: list[str] = field(default_factory=list)
+    skipped: Counter = field(default_factory=Counter)
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def skip(self, reason: str, example: str, count: int = 1) -> None:
+        self.skipped[reason] += count
+        examples = self.skipped_examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES:
+            examples.append(example)
+
+    def miss(self, path: str) -> None:
+        self.missing += 1
+        if len(self.missing_examples) < EXAMPLES:
+            self.missing_examples.append(path)
+
+    def merge(self, other: Issues) -> None:
+        self.missing += other.missing
+        self.missing_examples = (self.missing_examples + other.missing_examples)[:EXAMPLES]
+        for reason, count in other.skipped.items():
+            self.skipped[reason] += count
+            mine = self.skipped_examples.setdefault(reason, [])
+            mine.extend(other.skipped_examples.get(reason, [])[: EXAMPLES - len(mine)])
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "missing_images": self.missing,
+            "missing_examples": list(self.missing_examples),
+            "skipped": dict(sorted(self.skipped.items())),
+            "skipped_examples": {k: list(v) for k, v in sorted(self.skipped_examples.items())},
+        }
 
 
 @dataclass
@@ -79,6 +152,154 @@ class ParsedDataset:
     annotations: pa.Table
     categories: pa.Table
     info: dict = field(default_factory=dict)
+    issues: Issues = field(default_factory=Issues)
+    images_dir: Path | None = None  # the folder image file names are relative to, where there is one
+    searched: tuple[Path, ...] = ()  # other folders the images were looked for in (named if none is found)
+
+
+@dataclass
+class ExportData:
+    """What an exporter writes, read from the current tables (edited ground truth included), with the
+    source's ids: image ids, category ids and annotation ids as imported (app/services/export.py)."""
+
+    name: str
+    info: dict | None
+    images: list[tuple]  # (image_id, file_name, width, height, split)
+    categories: list[tuple]  # (category_id, name, supercategory), by id
+    annotations: list[tuple]  # (annotation_id, image_id, category_id, x, y, w, h, area, iscrowd)
+
+
+@dataclass(frozen=True)
+class Source:
+    """One part of a dataset (usually one split) as a format's `find` saw it."""
+
+    format: str
+    path: Path
+    split: str | None
+    evidence: str  # what made the tree look like the format (named when detection is ambiguous)
+    images_dir: Path | None = None  # chosen by the user, or by the format
+    candidates: tuple[Path, ...] = ()  # where the images may be, best first (COCO)
+    options: tuple[tuple[str, Any], ...] = ()  # format specifics (YOLO class names, list files)
+
+    def option(self, key: str, default: Any = None) -> Any:
+        return dict(self.options).get(key, default)
+
+
+class Format(Protocol):
+    name: str
+    title: str
+    layouts: tuple[str, ...]  # what `find` recognises, one line each (README, errors)
+    not_found: str  # the 422 when format=<name> is asked for and `find` finds nothing
+
+    def find(self, path: Path, roots: list[Path]) -> list[Source]:
+        """The parts of `path` if it looks like this format, else []; IngestError if it is broken."""
+        ...
+
+    def load(self, source: Source, progress: Progress, roots: list[Path]) -> ParsedDataset: ...
+
+
+def scan(folder: Path) -> Iterator[os.DirEntry]:
+    """Entries of a folder, sorted by name; an unreadable folder yields nothing."""
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    yield from entries
+
+
+def is_dir(entry: os.DirEntry | Path) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def is_file(entry: os.DirEntry | Path) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def is_image_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
+
+
+def walk_files(folder: Path) -> Iterator[Path]:
+    """Every file below `folder` (nested folders too), sorted, hidden entries left out."""
+    for entry in scan(folder):
+        if entry.name.startswith("."):
+            continue
+        if is_dir(entry):
+            yield from walk_files(Path(entry.path))
+        elif is_file(entry):
+            yield Path(entry.path)
+
+
+def has_images(folder: Path, depth: int = 6) -> bool:
+    """Any image file below `folder` (stops at the first one)."""
+    for entry in scan(folder):
+        if entry.name.startswith("."):
+            continue
+        if is_file(entry) and is_image_name(entry.name):
+            return True
+        if depth and is_dir(entry) and has_images(Path(entry.path), depth - 1):
+            return True
+    return False
+
+
+def check_images(parsed: ParsedDataset, roots: list[Path], progress: Progress, require: bool = True) -> None:
+    """Resolve every image file (stat, never decode): outside the roots fails the import; missing ones
+    are counted in `parsed.issues`, and when none is found the import fails saying where it looked
+    (unless `require` is false: an annotations-only import for evaluation)."""
+    from app.services.paths import FileMissing, confine, shown
+
+    paths = parsed.samples.column("path").to_pylist()
+    names = parsed.samples.column("file_name").to_pylist()
+    resolved_dirs: dict[str, Path] = {}
+    found = 0
+    for i, (path, name) in enumerate(zip(paths, names, strict=True)):
+        folder, base = os.path.split(path)
+        try:
+            real_dir = resolved_dirs.get(folder)
+            if real_dir is None:
+                real_dir = resolved_dirs[folder] = confine(folder, roots, name) if _exists(folder) else Path(folder)
+            try:
+                info = os.lstat(os.path.join(real_dir, base))
+            except OSError as error:
+                if error.errno == errno.ENAMETOOLONG:  # nothing can be at such a path
+                    info = None
+                else:
+                    raise
+            if info is not None and stat.S_ISLNK(info.st_mode):
+                confine(path, roots, name)  # a symlinked file: where it points must be inside too
+                info = os.stat(path)
+            if info is not None and stat.S_ISREG(info.st_mode):
+                found += 1
+            else:
+                parsed.issues.miss(path)
+        except FileMissing:
+            parsed.issues.miss(path)
+        except OSError:
+            parsed.issues.miss(path)
+        if i % 5000 == 0:
+            progress(i, len(paths), "checking image files")
+    if paths and not found and require:
+        looked = sorted({os.path.dirname(p) for p in paths} | {str(d) for d in parsed.searched})
+        where = ", ".join(shown(d) for d in looked[:3]) + (f" and {len(looked) - 3} more" if len(looked) > 3 else "")
+        raise IngestError(
+            f"none of the {len(paths)} image files was found; looked in {where} "
+            f"(first: {shown(paths[0])}); pass images_dir if the images are elsewhere, or annotations_only "
+            "to import the boxes without images"
+        )
+
+
+def _exists(folder: str) -> bool:
+    try:
+        return os.path.isdir(folder)
+    except (OSError, ValueError):
+        return False
 
 
 def from_columns(samples: dict[str, list], annotations: dict[str, list], class_names: list[str]) -> ParsedDataset:
@@ -107,6 +328,9 @@ def concat(parts: list[ParsedDataset]) -> ParsedDataset:
     """Merge parts (splits) into one dataset; categories are merged by (source id, name)."""
     if len(parts) == 1:
         return parts[0]
+    issues = Issues()
+    for part in parts:
+        issues.merge(part.issues)
     categories: dict[int, tuple[str, str | None]] = {}
     for part in parts:
         columns = (part.categories.column(c).to_pylist() for c in CATEGORIES_SCHEMA.names)
@@ -138,4 +362,6 @@ def concat(parts: list[ParsedDataset]) -> ParsedDataset:
         schema=CATEGORIES_SCHEMA,
     )
     info = parts[0].info
-    return ParsedDataset(pa.concat_tables(samples), pa.concat_tables(annotations), cats, info)
+    dirs = {p.images_dir for p in parts}
+    images_dir = dirs.pop() if len(dirs) == 1 else None
+    return ParsedDataset(pa.concat_tables(samples), pa.concat_tables(annotations), cats, info, issues, images_dir)

@@ -1,7 +1,10 @@
-"""COCO instances files, read by DuckDB's own JSON reader and validated in SQL (no Python loop per box).
+"""COCO instances files, read by DuckDB's own JSON reader and validated in SQL (no Python loop per box);
+the COCO exporter is at the end, so a file written by DataVisor re-imports with the same ids.
 
-Only what DataVisor stores is read (images, categories, boxes); segmentation, licenses and other keys
-are ignored. An image may carry an optional `split` key (DataVisor's exports write it).
+Only what DataVisor stores is read (images, categories, boxes); licenses and other keys are ignored.
+Annotations without a `bbox` (segmentation-only, keypoints-only) are skipped and counted; panoptic
+files (annotations carrying `segments_info`) are refused with a message saying so. An image may
+carry an optional `split` key (DataVisor's exports write it).
 """
 
 from __future__ import annotations
@@ -9,24 +12,36 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
+from app.errors import DataVisorError
 from app.ingest import (
     ANNOTATIONS_SCHEMA,
     CATEGORIES_SCHEMA,
     SAMPLES_SCHEMA,
+    SPLIT_ALIASES,
+    ExportData,
     IngestError,
+    Issues,
     ParsedDataset,
     Progress,
+    Source,
     image_size,
+    is_dir,
+    is_file,
+    scan,
+    split_name,
 )
+from app.services import paths
 
 COLUMNS = {
     "images": "STRUCT(id BIGINT, file_name VARCHAR, width INTEGER, height INTEGER, split VARCHAR)[]",
     "annotations": (
-        "STRUCT(id BIGINT, image_id BIGINT, category_id BIGINT, bbox DOUBLE[], area DOUBLE, iscrowd INTEGER)[]"
+        "STRUCT(id BIGINT, image_id BIGINT, category_id BIGINT, bbox DOUBLE[], area DOUBLE, iscrowd INTEGER, "
+        "segments_info JSON)[]"
     ),
     "categories": "STRUCT(id BIGINT, name VARCHAR, supercategory VARCHAR)[]",
     "info": "JSON",
@@ -43,26 +58,157 @@ def _first(con: duckdb.DuckDBPyConnection, sql: str) -> tuple | None:
     return con.execute(sql).fetchone()
 
 
-def default_images_dir(ann_file: Path) -> Path:
-    """Where images usually sit: `images/` next to the file, `../images`, `../<split>` or the file's folder."""
-    folder = ann_file.parent
+ANNOTATION_FOLDERS = ("annotations", "annotation", "annots")
+ANNOTATION_PREFIXES = ("instances_", "person_keypoints_")
+SNIFF_BYTES = 4 << 20
+SAMPLE_NAMES = 20  # file names tried per candidate images folder
+
+
+def _split_of(ann_file: Path) -> tuple[str | None, str | None]:
+    """(raw, normalised) split named by the file: instances_val2017.json, val.json; else (None, None)."""
     stem = ann_file.stem
-    candidates = [folder / "images", folder.parent / "images"]
-    for prefix in ("instances_", "person_keypoints_", "captions_"):
+    for prefix in ANNOTATION_PREFIXES:
         if stem.startswith(prefix):
-            candidates.insert(0, folder.parent / stem.removeprefix(prefix))
+            raw = stem.removeprefix(prefix)
+            return raw, split_name(raw)
+    if stem.lower() in SPLIT_ALIASES:
+        return stem, split_name(stem)
+    return None, None
+
+
+def candidate_dirs(ann_file: Path) -> tuple[Path, ...]:
+    """Where a file's images usually are, best first; only existing folders."""
+    folder = ann_file.parent
+    root = folder.parent if folder.name.lower() in ANNOTATION_FOLDERS else folder
+    raw, split = _split_of(ann_file)
+    candidates: list[Path] = []
+    if ann_file.name == "_annotations.coco.json":  # Roboflow: the images sit beside the file
+        candidates.append(folder)
+    if raw:
+        candidates += [root / raw, root / "images" / raw, root / "images" / str(split), root / str(split)]
+    candidates += [folder / "images", root / "images", root.parent / "images", folder, root]
+    seen: dict[Path, None] = {}
     for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return folder
+        if candidate not in seen and is_dir(candidate):
+            seen[candidate] = None
+    return tuple(seen) or (folder,)
 
 
-def load(ann_file: Path, images_dir: Path, split: str | None, progress: Progress, roots: list[Path]) -> ParsedDataset:
+def looks_like_coco(file: Path, roots: list[Path]) -> bool:
+    """A JSON object with "images" or "annotations" in its first 4 MB (results files are arrays)."""
+    try:
+        with paths.open_file(file, roots) as handle:
+            head = handle.read(SNIFF_BYTES)
+    except Exception:  # noqa: BLE001 - unreadable: not a candidate (loading it would say why)
+        return False
+    text = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    return text[:1] == b"{" and (b'"images"' in text or b'"annotations"' in text)
+
+
+def _json_files(folder: Path, roots: list[Path]) -> list[Path]:
+    return [
+        Path(e.path)
+        for e in scan(folder)
+        if is_file(e)
+        and e.name.lower().endswith(".json")
+        and not e.name.startswith(".")
+        and looks_like_coco(Path(e.path), roots)
+    ]
+
+
+def _source(ann_file: Path, evidence: str) -> Source:
+    return Source("coco", ann_file, _split_of(ann_file)[1], evidence, candidates=candidate_dirs(ann_file))
+
+
+def _several(files: list[Path], where: Path) -> list[Source]:
+    """Several COCO files in one folder: splits when each names one, else ambiguous."""
+    instances = [f for f in files if f.stem.startswith(ANNOTATION_PREFIXES[0])]
+    chosen = instances or files
+    if len(chosen) == 1:
+        return [_source(chosen[0], chosen[0].name)]
+    splits = [_split_of(f)[1] for f in chosen]
+    if all(splits) and len(set(splits)) == len(splits):
+        return [_source(f, f.name) for f in chosen]
+    names = ", ".join(f.name for f in chosen)
+    raise IngestError(f"{where}: several COCO files and no way to tell which to import ({names}); give one as path")
+
+
+class CocoFormat:
+    name = "coco"
+    title = "COCO instances JSON"
+    not_found = "no COCO annotation file found (give the .json file as path)"
+    layouts = (
+        "a COCO `.json` file given as `path`; images in `images/` next to it, `../images/`, or its folder",
+        "`annotations/instances_<split>.json` with images in `<split>/` (COCO 2017), `images/<split>/` or `images/`",
+        "one COCO `.json` (any name, e.g. `annotations.json`) next to `images/`, or in `annotations/`",
+        "Roboflow: `<split>/_annotations.coco.json` with the images beside it",
+    )
+
+    def find(self, path: Path, roots: list[Path]) -> list[Source]:
+        if is_file(path):
+            return [_source(path, path.name)] if path.suffix.lower() == ".json" else []
+        for folder in (path / name for name in ANNOTATION_FOLDERS):
+            if is_dir(folder):
+                files = _json_files(folder, roots)
+                if files:
+                    return _several(files, folder)
+        roboflow = [
+            Path(e.path) / "_annotations.coco.json"
+            for e in scan(path)
+            if is_dir(e) and is_file(Path(e.path) / "_annotations.coco.json")
+        ]
+        if roboflow:
+            return [
+                Source("coco", f, split_name(f.parent.name), f"{f.parent.name}/{f.name}", candidates=(f.parent,))
+                for f in roboflow
+            ]
+        files = _json_files(path, roots)
+        return _several(files, path) if files else []
+
+    def load(self, source: Source, progress: Progress, roots: list[Path]) -> ParsedDataset:
+        return load(source, progress, roots)
+
+    def export(self, data: ExportData) -> Iterator[str]:
+        return export(data)
+
+
+FORMAT = CocoFormat()
+
+
+def _pick_images_dir(source: Source, file_names: list[str], roots: list[Path]) -> tuple[Path, tuple[Path, ...]]:
+    """The user's folder, or the candidate holding most of the first file names (inside the roots)."""
+    if source.images_dir is not None:
+        return source.images_dir, ()
+    allowed = []
+    for candidate in source.candidates:
+        try:
+            allowed.append(paths.confine(candidate, roots))
+        except paths.PathNotAllowed:  # a guessed folder above the root is not what the user asked for
+            continue
+    allowed = allowed or [source.path.parent]
+    names = file_names[:SAMPLE_NAMES]
+    best, best_hits = allowed[0], 0
+    for candidate in allowed:
+        hits = sum(1 for n in names if _exists(os.path.join(candidate, n)))
+        if hits > best_hits:
+            best, best_hits = candidate, hits
+    return best, tuple(c for c in allowed if c != best)
+
+
+def _exists(path: str) -> bool:
+    try:
+        return os.path.exists(path)
+    except (OSError, ValueError):
+        return False
+
+
+def load(source: Source, progress: Progress, roots: list[Path]) -> ParsedDataset:
+    ann_file, split = source.path, source.split
     name = ann_file.name
-    if not ann_file.is_file():
-        raise IngestError(f"{ann_file}: not a file")
-    if ann_file.stat().st_size == 0:
+    ann_file, info_stat = paths.regular_file(ann_file, roots)  # DuckDB opens it: never a FIFO or device
+    if info_stat.st_size == 0:
         raise IngestError(f"{name}: the file is empty")
+    issues = Issues()
     con = duckdb.connect()  # parsing happens in a private in-memory database: nothing touches the real one
     try:
         try:
@@ -89,20 +235,43 @@ def load(ann_file: Path, images_dir: Path, split: str | None, progress: Progress
         if not con.execute("SELECT count(*) FROM ann").fetchone()[0]:  # unnest of an empty list: no columns
             con.execute(
                 "CREATE OR REPLACE TABLE ann (id BIGINT, image_id BIGINT, category_id BIGINT, bbox DOUBLE[], "
-                "area DOUBLE, iscrowd INTEGER)"
+                "area DOUBLE, iscrowd INTEGER, segments_info JSON)"
             )
         info = _first(con, "SELECT info FROM raw")[0]
         con.execute("DROP TABLE raw")
+        panoptic = con.execute("SELECT image_id FROM ann WHERE segments_info IS NOT NULL LIMIT 1").fetchall()
+        if panoptic:
+            raise IngestError(
+                f"{name}: a COCO panoptic file (annotations carry segments_info, not boxes); DataVisor imports "
+                f"COCO instances files with a bbox per annotation (annotation of image {panoptic[0][0]})"
+            )
+        no_box = con.execute("SELECT id FROM ann WHERE bbox IS NULL ORDER BY id").fetchall()
+        if no_box:
+            issues.skip("annotation_without_bbox", f"{name}: annotation {no_box[0][0]}", len(no_box))
+            con.execute("DELETE FROM ann WHERE bbox IS NULL")
         _validate(con, name)
 
         # Index rows by id order so annotations can point at them; missing sizes come from headers.
         con.execute("CREATE TABLE img2 AS SELECT (row_number() OVER (ORDER BY id) - 1)::BIGINT AS idx, * FROM img")
+        file_names = [
+            r[0] for r in con.execute("SELECT file_name FROM img2 ORDER BY idx LIMIT ?", [SAMPLE_NAMES]).fetchall()
+        ]
+        images_dir, searched = _pick_images_dir(source, file_names, roots)
         base = str(images_dir)
         sizes_missing = con.execute(
             "SELECT idx, id, file_name FROM img2 WHERE width IS NULL OR height IS NULL"
         ).fetchall()
         for done, (idx, image_id, file_name) in enumerate(sizes_missing):
-            w, h = image_size(Path(base) / file_name, roots, f"image {image_id} in {name}, which gives no width/height")
+            entry = f"image {image_id}, which gives no width/height"
+            try:
+                w, h = image_size(Path(base) / file_name, roots, entry)
+            except paths.PathNotAllowed:
+                raise
+            except paths.FileMissing:
+                continue  # counted with the other missing files by check_images; the size stays unknown
+            except DataVisorError as error:  # undecodable, not a regular file: keep the boxes, say why
+                issues.skip("image_size_unreadable", str(error))
+                continue
             con.execute("UPDATE img2 SET width = ?, height = ? WHERE idx = ?", [w, h, idx])
             if done % 200 == 0:
                 progress(done, len(sizes_missing), "reading image sizes")
@@ -131,6 +300,9 @@ def load(ann_file: Path, images_dir: Path, split: str | None, progress: Progress
         annotations.cast(ANNOTATIONS_SCHEMA),
         categories.cast(CATEGORIES_SCHEMA),
         {"info": json.loads(info)} if info else {},
+        issues,
+        images_dir,
+        searched,
     )
 
 
@@ -147,75 +319,75 @@ def _validate(con: duckdb.DuckDBPyConnection, name: str) -> None:
             "SELECT id, file_name FROM img WHERE id IS NULL OR file_name IS NULL OR file_name = '' LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: an image has no id or no file_name (id={r[0]}, file_name={r[1]!r})",
+            lambda r: f"{name}: an image has no id or no file_name (image id={r[0]}, file_name={r[1]!r})",
         ),
         (
             "SELECT id FROM img GROUP BY id HAVING count(*) > 1 LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: image id {r[0]} appears more than once",
+            lambda r: f"{name}: image id appears more than once (image {r[0]})",
         ),
         (
             "SELECT id, file_name FROM img WHERE file_name LIKE '/%' OR file_name LIKE '%\\%' "
             "OR list_contains(string_split(file_name, '/'), '..') LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: image {r[0]} file_name {r[1]!r} must be a relative path without '..'",
+            lambda r: f"{name}: file_name {paths.shown(r[1])!r} must be a relative path without '..' (image {r[0]})",
         ),
         (
             "SELECT id, width, height FROM img WHERE width <= 0 OR height <= 0 LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: image {r[0]} has a non-positive size {r[1]}x{r[2]}",
+            lambda r: f"{name}: non-positive size {r[1]}x{r[2]} (image {r[0]})",
         ),
         (
             "SELECT id, name FROM cat WHERE id IS NULL OR name IS NULL OR name = '' LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: a category has no id or no name (id={r[0]}, name={r[1]!r})",
+            lambda r: f"{name}: a category has no id or no name (category id={r[0]}, name={r[1]!r})",
         ),
         (
             "SELECT id FROM cat GROUP BY id HAVING count(*) > 1 LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: category id {r[0]} appears more than once",
+            lambda r: f"{name}: category id appears more than once (category {r[0]})",
         ),
         (
             "SELECT name FROM cat GROUP BY name HAVING count(*) > 1 LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: category name {r[0]!r} appears more than once",
+            lambda r: f"{name}: category name appears more than once (category {r[0]!r})",
         ),
         (
             "SELECT id, image_id FROM ann WHERE image_id IS NULL OR image_id NOT IN (SELECT id FROM img) LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: annotation {r[0]} points at image id {r[1]}, which is not in 'images'",
+            lambda r: f"{name}: image_id {r[1]} is not in 'images' (annotation {r[0]})",
         ),
         (
             "SELECT id, category_id FROM ann "
             "WHERE category_id IS NULL OR category_id NOT IN (SELECT id FROM cat) LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: annotation {r[0]} has unknown category_id {r[1]}",
+            lambda r: f"{name}: unknown category_id {r[1]} (annotation {r[0]})",
         ),
         (
-            "SELECT id, bbox FROM ann WHERE bbox IS NULL OR len(bbox) <> 4 OR list_count(bbox) <> 4 LIMIT 1",
+            "SELECT id, bbox FROM ann WHERE len(bbox) <> 4 OR list_count(bbox) <> 4 LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: annotation {r[0]} has no valid bbox [x, y, width, height] (got {r[1]})",
+            lambda r: f"{name}: bbox {r[1]} is not [x, y, width, height] (annotation {r[0]})",
         ),
         (
             "SELECT id, bbox FROM ann WHERE bbox[1] < 0 OR bbox[2] < 0 OR bbox[3] < 0 OR bbox[4] < 0 LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: annotation {r[0]} has a negative box {r[1]}",
+            lambda r: f"{name}: negative box {r[1]} (annotation {r[0]})",
         ),
         (
             "SELECT id FROM ann WHERE id IS NOT NULL GROUP BY id HAVING count(*) > 1 LIMIT 1",
             None,
             None,
-            lambda r: f"{name}: annotation id {r[0]} appears more than once",
+            lambda r: f"{name}: annotation id appears more than once (annotation {r[0]})",
         ),
     ]
     for sql, _, predicate, message in checks:
@@ -224,3 +396,42 @@ def _validate(con: duckdb.DuckDBPyConnection, name: str) -> None:
             continue
         if predicate is None or predicate(row):
             raise IngestError(message(row))
+
+
+# -- export -----------------------------------------------------------------------------------------
+CHUNK = 5000
+
+
+def export(data: ExportData) -> Iterator[str]:
+    """The COCO document in pieces, with the source's image, category and annotation ids."""
+    head = {"info": data.info or {"description": f"DataVisor export of {data.name}"}, "licenses": []}
+    yield json.dumps(head)[:-1] + ', "categories": '
+    yield json.dumps([{"id": c[0], "name": c[1], "supercategory": c[2]} for c in data.categories])
+    yield ', "images": ['
+    for start in range(0, len(data.images), CHUNK):
+        part = [
+            {
+                "id": r[0],
+                "file_name": r[1],
+                **({"width": r[2]} if r[2] is not None else {}),
+                **({"height": r[3]} if r[3] is not None else {}),
+                **({"split": r[4]} if r[4] is not None else {}),
+            }
+            for r in data.images[start : start + CHUNK]
+        ]
+        yield ("," if start else "") + json.dumps(part)[1:-1]
+    yield '], "annotations": ['
+    for start in range(0, len(data.annotations), CHUNK):
+        part = [
+            {
+                "id": r[0],
+                "image_id": r[1],
+                "category_id": r[2],
+                "bbox": [r[3], r[4], r[5], r[6]],
+                "area": r[7],
+                "iscrowd": int(bool(r[8])),
+            }
+            for r in data.annotations[start : start + CHUNK]
+        ]
+        yield ("," if start else "") + json.dumps(part)[1:-1]
+    yield "]}"

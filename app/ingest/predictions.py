@@ -26,6 +26,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from app.errors import DataVisorError
 from app.ingest import IngestError, Progress
 from app.services import paths
 
@@ -201,7 +202,10 @@ def load_yolo(path: Path, index: DatasetIndex, progress: Progress, roots: list[P
         sample = _find_sample(rel, by_path, by_stem)
         if sample is None:
             raise IngestError(f"{rel}: no image of this dataset is named {rel.stem}.*")
-        text = paths.read_text(file, roots, f"predictions for {rel.stem}")
+        try:
+            text = paths.read_text(file, roots, f"predictions for {rel.stem}")
+        except DataVisorError as error:  # not UTF-8, not a regular file: a bad input, named
+            raise IngestError(str(error)) from None
         values = _parse_lines(text, rel)
         if len(values):
             cls = values[:, 0]

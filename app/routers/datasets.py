@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import DbDep, JobsDep, PluginsDep, SettingsDep
+from app.ingest import formats
 from app.routers.errors import errors
 from app.routers.inputs import FilePath, Id, RequestModel
 from app.services import datasets as service
@@ -17,10 +18,13 @@ router = APIRouter(tags=["datasets"])
 
 class CreateDataset(RequestModel):
     name: str = Field(min_length=1, max_length=200)
-    format: Literal["coco", "yolo", "folders", "auto"] = "auto"
+    format: Literal[formats.CHOICES] = "auto"  # from the importer registry (app/ingest/formats.py)
     path: FilePath = Field(description="file or folder inside the data roots")
     images_dir: FilePath | None = None
     split: str | None = Field(None, min_length=1, max_length=100)
+    annotations_only: bool = Field(
+        False, description="import boxes even when no image file exists (evaluation only); missing files are counted"
+    )
 
 
 class ImportStarted(BaseModel):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSche
 
 from app.deps import DbDep
 from app.errors import Invalid
+from app.ingest.formats import EXPORT_CHOICES
 from app.routers.errors import errors, readable
 from app.routers.inputs import Id, IdValue, RequestModel
 from app.services import export, samples, stats, tags, views
@@ -322,8 +323,12 @@ def delete_view(dataset_id: Id, view_id: Id, db: DbDep) -> Response:
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "a COCO JSON file (images, categories, annotations) of the matching samples",
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "description": "a COCO JSON file (images, categories, annotations) of the matching samples, or a YOLO "
+            "zip (data.yaml, split lists, labels/)",
+            "content": {
+                "application/json": {"schema": {"type": "object"}},
+                "application/zip": {"schema": {"type": "string", "format": "binary"}},
+            },
         },
         **errors(404, 409, 422),
     },
@@ -332,8 +337,8 @@ def export_dataset(
     dataset_id: Id,
     f: Annotated[FilterParams, Query()],
     db: DbDep,
-    format: Literal["coco"] = Query("coco", description="only COCO for now"),
+    format: Literal[EXPORT_CHOICES] = Query("coco", description="coco (JSON) or yolo (zip)"),
 ) -> StreamingResponse:
-    body = export.export_coco(db, dataset_id, _filters(f))
-    headers = {"Content-Disposition": f'attachment; filename="dataset-{dataset_id}-coco.json"'}
-    return StreamingResponse(body, media_type="application/json", headers=headers)
+    result = export.export(db, dataset_id, format, _filters(f))
+    headers = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
+    return StreamingResponse(result.body, media_type=result.media_type, headers=headers)

@@ -22,13 +22,12 @@ import pyarrow as pa
 from app.config import Settings
 from app.db import Database
 from app.errors import Conflict, DataVisorError, Invalid, NotFound
-from app.ingest import IngestError, ParsedDataset
-from app.ingest import detect as detection
+from app.ingest import IngestError, ParsedDataset, Source, formats
 from app.plugins import IngestContext, PluginRegistry, Sample
 from app.services import summary
 from app.services.ids import allocate
 from app.services.jobs import FINAL_STATES, JobCancelled, JobContext, JobFailed, JobManager
-from app.services.paths import FileMissing, is_inside, kind_of, regular_file, resolve_in_roots
+from app.services.paths import FileMissing, kind_of, regular_file, resolve_in_roots
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +54,7 @@ class ImportRequest:
     path: str
     images_dir: str | None = None
     split: str | None = None
+    annotations_only: bool = False  # no image file needs to exist (evaluation-only datasets)
 
 
 def _now() -> datetime:
@@ -85,18 +85,9 @@ def start_import(
     if images_dir is not None and not images_dir.is_dir():
         raise InvalidImport(f"images_dir {req.images_dir!r} is not a folder")
     try:
-        sources = detection.detect(req.format, path, images_dir, req.split)
+        sources = formats.detect(req.format, path, images_dir, req.split, roots)
     except IngestError as error:
         raise InvalidImport(str(error)) from None
-    checked = []
-    for source in sources:  # image folders must be inside the roots too
-        if source.images_dir is not None and images_dir is None and not is_inside(source.images_dir.resolve(), roots):
-            # a guessed folder (e.g. ../images above the root) is not what the user asked for: fall back
-            source = detection.Source(source.format, source.path, source.path.parent, source.split)
-        if source.images_dir is not None:
-            resolve_in_roots(source.images_dir, roots)
-        checked.append(source)
-    sources = checked
     fmt = sources[0].format
     base = images_dir or (sources[0].images_dir if len(sources) == 1 else None) or (path if path.is_dir() else None)
     with db.write() as cur:
@@ -113,7 +104,7 @@ def start_import(
 
     def run(ctx: JobContext) -> dict[str, Any]:
         try:
-            return _import(ctx, db, plugins, settings, dataset_id, req.name, fmt, path, sources)
+            return _import(ctx, db, plugins, settings, dataset_id, req, fmt, path, sources)
         except BaseException:
             try:
                 with db.write() as cur:
@@ -132,22 +123,22 @@ def _import(
     plugins: PluginRegistry,
     settings: Settings,
     dataset_id: int,
-    name: str,
+    req: ImportRequest,
     fmt: str,
     path: Path,
-    sources: list[detection.Source],
+    sources: list[Source],
 ) -> dict[str, Any]:
     def progress(done: int, total: int | None, message: str) -> None:
         ctx.progress(done, total, message)
 
     started = time.perf_counter()
     try:
-        parsed = detection.load(sources, progress, settings.data_roots)
+        parsed = formats.load(sources, progress, settings.data_roots, require_images=not req.annotations_only)
     except DataVisorError as error:  # IngestError, or a confinement refusal naming the file
         raise JobFailed(str(error)) from None
     parsed_at = time.perf_counter()
     n = parsed.samples.num_rows
-    ictx = IngestContext(dataset_id=dataset_id, dataset_name=name, format=fmt, path=path, total=n)
+    ictx = IngestContext(dataset_id=dataset_id, dataset_name=req.name, format=fmt, path=path, total=n)
     plugins.ingest_started(ictx)
     fields, tags = _run_sample_hooks(ctx, plugins, ictx, parsed, settings.data_roots)
     hooks_at = time.perf_counter()
@@ -166,10 +157,20 @@ def _import(
     # Committed: a cancellation arriving now is too late and must not report the job as cancelled.
     plugins.ingest_completed(ictx, summary)
     try:
-        ctx.progress(n, n, f"imported {summary['samples']} samples, {summary['annotations']} annotations")
+        ctx.progress(n, n, _done_message(summary))
     except JobCancelled:
         pass
     return summary
+
+
+def _done_message(result: dict[str, Any]) -> str:
+    text = f"imported {result['samples']} samples, {result['annotations']} annotations"
+    issues = result["issues"]
+    if issues["missing_images"]:
+        text += f"; {issues['missing_images']} image files not found (first: {issues['missing_examples'][0]})"
+    if issues["skipped"]:
+        text += "; skipped " + ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in issues["skipped"].items())
+    return text
 
 
 def _run_sample_hooks(
@@ -279,12 +280,21 @@ def write(
         finally:
             for name in ("_s", "_c", "_a", "_t"):
                 cur.unregister(name)
-        info = {**parsed.info, "summary": summary.compute(parsed, c0)}
+        issues = parsed.issues.public()
+        info = {**parsed.info, "summary": summary.compute(parsed, c0), "issues": issues}
         cur.execute(
-            "UPDATE datasets SET status = ?, updated_at = ?, info = ? WHERE id = ?",
-            [READY, _now(), json.dumps(info), dataset_id],
+            "UPDATE datasets SET status = ?, updated_at = ?, info = ?, images_dir = coalesce(?, images_dir) "
+            "WHERE id = ?",
+            [READY, _now(), json.dumps(info), str(parsed.images_dir) if parsed.images_dir else None, dataset_id],
         )
-    return {"dataset_id": dataset_id, "samples": n, "annotations": m, "categories": k, "tags": len(tags)}
+    return {
+        "dataset_id": dataset_id,
+        "samples": n,
+        "annotations": m,
+        "categories": k,
+        "tags": len(tags),
+        "issues": issues,
+    }
 
 
 # -- reads ---------------------------------------------------------------------------------------------
@@ -334,6 +344,7 @@ def get_dataset(db: Database, dataset_id: int) -> dict[str, Any]:
             [dataset_id],
         ).fetchall()
         categories = cur.execute("SELECT count(*) FROM categories WHERE dataset_id = ?", [dataset_id]).fetchone()
+        info = cur.execute("SELECT info FROM datasets WHERE id = ?", [dataset_id]).fetchone()[0]
     samples = sum(r[1] for r in per_split)
     annotations = sum(int(r[2] or 0) for r in per_split)
     item["counts"] = {
@@ -344,7 +355,19 @@ def get_dataset(db: Database, dataset_id: int) -> dict[str, Any]:
             (r[0] if r[0] is not None else "none"): {"samples": r[1], "annotations": int(r[2] or 0)} for r in per_split
         },
     }
+    item["issues"] = issues_of(info)
     return item
+
+
+def issues_of(info: Any) -> dict[str, Any]:
+    """What the import could not use (datasets.info["issues"]); empty for datasets imported before."""
+    stored = (json.loads(info) if isinstance(info, str) else info or {}).get("issues") or {}
+    return {
+        "missing_images": int(stored.get("missing_images", 0)),
+        "missing_examples": list(stored.get("missing_examples", [])),
+        "skipped": dict(stored.get("skipped", {})),
+        "skipped_examples": dict(stored.get("skipped_examples", {})),
+    }
 
 
 def delete_dataset(db: Database, jobs: JobManager, dataset_id: int) -> None:
