@@ -28,6 +28,7 @@ NOT_USER_FILES = {
     ("app/cli.py", None),  # the operator's command line
     ("app/config.py", None),  # settings files
     ("app/db.py", None),  # the database's own files
+    ("app/services/backup.py", None),  # backups of the database (the operator's backup folder)
 }
 CONFINED = {"paths", "pixels"}  # `paths.read_text(...)`, `pixels.open_image(...)`
 OPENERS = {"open", "read_text", "read_bytes", "open_text", "fdopen", "read_json", "read_csv", "from_file"}
