@@ -98,7 +98,8 @@ def ensure_imported(client, coco: Path, runs: dict[str, Path]) -> int:  # noqa: 
         dataset_id = existing[0]["id"]
     else:
         started = time.perf_counter()
-        accepted = client.post("/datasets", json={"name": "bench-boxes", "format": "coco", "path": str(coco)})
+        body = {"name": "bench-boxes", "format": "coco", "path": str(coco), "annotations_only": True}  # no image files
+        accepted = client.post("/datasets", json=body)
         accepted.raise_for_status()
         wait(client, accepted.json()["job_id"])
         dataset_id = accepted.json()["dataset_id"]

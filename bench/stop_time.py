@@ -63,7 +63,8 @@ def main() -> None:
             imports = 0
             while (not wal.exists() or wal.stat().st_size < args.wal_mb * 1e6) and imports < args.max_imports:
                 accepted = client.post(
-                    "/datasets", json={"name": f"chunk-{imports}", "format": "coco", "path": str(coco)}
+                    "/datasets",
+                    json={"name": f"chunk-{imports}", "format": "coco", "path": str(coco), "annotations_only": True},
                 )
                 accepted.raise_for_status()
                 while (job := client.get(f"/jobs/{accepted.json()['job_id']}").json())["state"] not in (

@@ -33,7 +33,8 @@ def write_coco(server: Server, name: str, images: int, boxes: int, seed: int = 0
 
 
 def import_and_wait(client: httpx.Client, server: Server, name: str, images: int, boxes: int) -> int:
-    job = import_dataset(client, name, write_coco(server, name, images, boxes), fmt="coco")
+    # bench.make_coco writes no image files: an annotations-only import
+    job = import_dataset(client, name, write_coco(server, name, images, boxes), fmt="coco", annotations_only=True)
     assert job["state"] == "succeeded", job
     return job["dataset_id"]
 
@@ -120,7 +121,8 @@ def test_sigterm_during_an_import_with_an_open_event_stream(server_factory, tmp_
         import_and_wait(client, srv, "kept", 20, 40)
         before = snapshot(client)
         big = write_coco(srv, "big", 6_000, 30_000, seed=7)
-        accepted = client.post("/datasets", json={"name": "big", "format": "coco", "path": str(big)})
+        body = {"name": "big", "format": "coco", "path": str(big), "annotations_only": True}
+        accepted = client.post("/datasets", json=body)
         assert accepted.status_code == 202, accepted.text
         accepted = accepted.json()
         wait_job(client, accepted["job_id"], states=frozenset({"running"}))
