@@ -151,7 +151,8 @@ class Container:
         return body
 
     def import_coco(self, name: str, path: str) -> int:
-        status, body = http("POST", f"{self.url}/api/datasets", {"name": name, "format": "coco", "path": path})
+        request = {"name": name, "format": "coco", "path": path, "annotations_only": True}  # no image files written
+        status, body = http("POST", f"{self.url}/api/datasets", request)
         check(status == 202, f"POST /datasets -> {status}: {body}")
         assert isinstance(body, dict)
         deadline = time.monotonic() + 180
