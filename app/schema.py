@@ -9,7 +9,7 @@ PRIMARY KEY / index: an ART index would slow a 1M-box bulk load several times, a
 already prune scans because rows are written sorted by dataset and id.
 
 - id_counters(name, next_id): next free id per kind: 'datasets', 'samples', 'annotations',
-  'categories', 'views'. Take a block with `app.services.ids.allocate(cur, name, n)`.
+  'categories', 'views', 'history' (version 6). Take a block with `app.services.ids.allocate(cur, name, n)`.
 - datasets(id, name, format, path, images_dir, status, error, created_at, updated_at, info):
   `status` is 'importing' while the import job runs and 'ready' once it committed; a failed import
   deletes the row again. `path` is the resolved import path, `info` free JSON (e.g. COCO info block).
@@ -29,6 +29,24 @@ already prune scans because rows are written sorted by dataset and id.
   service inserts only missing pairs).
 - views(id, dataset_id, name, filters, created_at): saved sample queries; `filters` is the JSON of
   the samples query model (app/services/query.py), unique name per dataset.
+
+Version 6: editing (issue 16; app/services/annotations.py, app/services/history.py).
+- annotations.version: starts at 1, +1 on every change of the row (box, class, verdict, undo/redo);
+  an edit names the version it applies to (optimistic concurrency: stale -> 409, missing -> 428).
+- annotations.verdict: the triage verdict of the box, NULL = none. Predictions: 'correct',
+  'wrong_class', 'bad_box', 'duplicate', 'not_an_error'; ground truth: 'correct', 'wrong_label',
+  'missing_object', 'ignore'.
+- samples.review_status: 'unreviewed' (default), 'reviewed' or 'needs_fix'; filterable in the samples query.
+- edit_history(id, dataset_id, sample_id, edited_at, user_name, action, target, target_id, before, after, state,
+  refers_to): one row per edit, appended in the edit's transaction. `action` create / update / delete /
+  triage / promote / review / category / undo / redo; `target` 'annotation', 'sample' or 'category';
+  `before` / `after` the JSON of the row (NULL where it did not / no longer exists). `state`: 'done' (on the
+  undo stack), 'undone' (on the redo stack), 'discarded' (undone, then a new edit was made), 'final'
+  (category additions and the undo/redo records themselves, which are not undone). `refers_to` is the
+  entry an undo/redo applied. Ids come from id_counters 'history'.
+- eval_dirty(dataset_id, run, iou, sample_id): samples edited since the stored results of (run, iou) were
+  computed: results are stale while rows exist and are brought up to date on the next read
+  (app/services/evaluation_store.py), which deletes the rows in the same transaction.
 
 Deleting a dataset deletes the rows of every table holding a `dataset_id` column, then those holding
 only a `sample_id` column (later migrations get this for free; see app/services/datasets.py).
@@ -253,6 +271,41 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             WHERE g.sample_id = samples.id
             """,
             "UPDATE samples SET gt_category_ids = [] WHERE gt_category_ids IS NULL",
+        ],
+    ),
+    (
+        6,
+        [
+            "ALTER TABLE annotations ADD COLUMN version INTEGER DEFAULT 1",
+            "UPDATE annotations SET version = 1",
+            "ALTER TABLE annotations ADD COLUMN verdict VARCHAR",
+            "ALTER TABLE samples ADD COLUMN review_status VARCHAR DEFAULT 'unreviewed'",
+            "UPDATE samples SET review_status = 'unreviewed'",
+            """
+            CREATE TABLE edit_history (
+                id          BIGINT NOT NULL,
+                dataset_id  BIGINT NOT NULL,
+                sample_id   BIGINT,
+                edited_at   TIMESTAMP NOT NULL,
+                user_name   VARCHAR NOT NULL,
+                action      VARCHAR NOT NULL,
+                target      VARCHAR NOT NULL,
+                target_id   BIGINT NOT NULL,
+                before      JSON,
+                after       JSON,
+                state       VARCHAR NOT NULL,
+                refers_to   BIGINT
+            )
+            """,
+            "INSERT INTO id_counters VALUES ('history', 1)",
+            """
+            CREATE TABLE eval_dirty (
+                dataset_id  BIGINT NOT NULL,
+                run         VARCHAR NOT NULL,
+                iou         DOUBLE NOT NULL,
+                sample_id   BIGINT NOT NULL
+            )
+            """,
         ],
     ),
 ]

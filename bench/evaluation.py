@@ -114,79 +114,87 @@ class _Ctx:
         pass
 
 
-def store_bench(gt: ev.GroundTruth, dt: ev.Predictions, n_images: int, n_cats: int) -> None:
+def build_database(tmp: str, gt: ev.GroundTruth, dt: ev.Predictions, n_images: int, n_cats: int):  # noqa: ANN201
+    """A ready dataset 1 in a DuckDB file under `tmp` and the predictions as a COCO results file.
+
+    Returns (the open Database, the results file path). Also used by bench/edit_eval.py.
+    """
     import pyarrow as pa
 
     from app.db import Database
+
+    db = Database(Path(tmp) / "bench.duckdb")
+    db.open()
+    n_gt = len(gt)
+    with db.write() as cur:
+        cur.execute(
+            "INSERT INTO datasets (id, name, format, path, status, created_at, updated_at) "
+            "VALUES (1, 'bench', 'coco', ?, 'ready', now(), now())",
+            [tmp],
+        )
+        ids = np.arange(1, n_images + 1)
+        cur.register(
+            "_s",
+            pa.table({"id": ids, "file_name": [f"{i}.jpg" for i in ids], "split": np.where(ids % 5, "train", "val")}),
+        )
+        cur.execute(
+            "INSERT INTO samples (id, dataset_id, file_name, path, width, height, split, annotation_count, "
+            "source_id) SELECT id, 1, file_name, file_name, 640, 640, split, 10, id FROM _s"
+        )
+        cur.register("_c", pa.table({"id": np.arange(1, n_cats + 1)}))
+        cur.execute("INSERT INTO categories (id, dataset_id, source_id, name) SELECT id, 1, id, 'c' || id FROM _c")
+        b = gt.boxes
+        cur.register(
+            "_a",
+            pa.table(
+                {
+                    "id": np.arange(1, n_gt + 1),
+                    "sample_id": gt.image,
+                    "category_id": gt.category,
+                    "x": b[:, 0],
+                    "y": b[:, 1],
+                    "w": b[:, 2],
+                    "h": b[:, 3],
+                    "iscrowd": gt.iscrowd,
+                }
+            ),
+        )
+        cur.execute(
+            "INSERT INTO annotations (id, dataset_id, sample_id, category_id, x, y, w, h, area, iscrowd, source, "
+            "source_id) SELECT id, 1, sample_id, category_id, x, y, w, h, w * h, iscrowd, 'ground_truth', id "
+            "FROM _a"
+        )
+        cur.execute("UPDATE id_counters SET next_id = ? WHERE name = 'annotations'", [n_gt + 1])
+        d = dt.boxes
+        cur.register(
+            "_p",
+            pa.table(
+                {
+                    "image_id": dt.image,
+                    "category_id": dt.category,
+                    "x": d[:, 0],
+                    "y": d[:, 1],
+                    "w": d[:, 2],
+                    "h": d[:, 3],
+                    "score": dt.score,
+                }
+            ),
+        )
+        results = Path(tmp) / "results.json"
+        cur.execute(
+            f"COPY (SELECT image_id, category_id, [x, y, w, h] AS bbox, score FROM _p) TO '{results}' "
+            "(FORMAT JSON, ARRAY true)"
+        )
+    return db, results
+
+
+def store_bench(gt: ev.GroundTruth, dt: ev.Predictions, n_images: int, n_cats: int) -> None:
     from app.services import evaluation_import, evaluation_replies
     from app.services import samples as samples_service
     from app.services.query import SampleQuery
 
     with tempfile.TemporaryDirectory(prefix="dv-bench-") as tmp:
-        db = Database(Path(tmp) / "bench.duckdb")
-        db.open()
-        n_gt = len(gt)
-        with db.write() as cur:
-            cur.execute(
-                "INSERT INTO datasets (id, name, format, path, status, created_at, updated_at) "
-                "VALUES (1, 'bench', 'coco', ?, 'ready', now(), now())",
-                [tmp],
-            )
-            ids = np.arange(1, n_images + 1)
-            cur.register(
-                "_s",
-                pa.table(
-                    {"id": ids, "file_name": [f"{i}.jpg" for i in ids], "split": np.where(ids % 5, "train", "val")}
-                ),
-            )
-            cur.execute(
-                "INSERT INTO samples (id, dataset_id, file_name, path, width, height, split, annotation_count, "
-                "source_id) SELECT id, 1, file_name, file_name, 640, 640, split, 10, id FROM _s"
-            )
-            cur.register("_c", pa.table({"id": np.arange(1, n_cats + 1)}))
-            cur.execute("INSERT INTO categories (id, dataset_id, source_id, name) SELECT id, 1, id, 'c' || id FROM _c")
-            b = gt.boxes
-            cur.register(
-                "_a",
-                pa.table(
-                    {
-                        "id": np.arange(1, n_gt + 1),
-                        "sample_id": gt.image,
-                        "category_id": gt.category,
-                        "x": b[:, 0],
-                        "y": b[:, 1],
-                        "w": b[:, 2],
-                        "h": b[:, 3],
-                        "iscrowd": gt.iscrowd,
-                    }
-                ),
-            )
-            cur.execute(
-                "INSERT INTO annotations (id, dataset_id, sample_id, category_id, x, y, w, h, area, iscrowd, source, "
-                "source_id) SELECT id, 1, sample_id, category_id, x, y, w, h, w * h, iscrowd, 'ground_truth', id "
-                "FROM _a"
-            )
-            cur.execute("UPDATE id_counters SET next_id = ? WHERE name = 'annotations'", [n_gt + 1])
-            d = dt.boxes
-            cur.register(
-                "_p",
-                pa.table(
-                    {
-                        "image_id": dt.image,
-                        "category_id": dt.category,
-                        "x": d[:, 0],
-                        "y": d[:, 1],
-                        "w": d[:, 2],
-                        "h": d[:, 3],
-                        "score": dt.score,
-                    }
-                ),
-            )
-            results = Path(tmp) / "results.json"
-            cur.execute(
-                f"COPY (SELECT image_id, category_id, [x, y, w, h] AS bbox, score FROM _p) TO '{results}' "
-                "(FORMAT JSON, ARRAY true)"
-            )
+        db, results = build_database(tmp, gt, dt, n_images, n_cats)
         size = results.stat().st_size / 1e6
         t0, c0 = time.perf_counter(), time.process_time()
         out = evaluation_import.import_run(_Ctx(), db, 1, "bench", results, "coco_results")

@@ -258,3 +258,61 @@ def test_false_positives_on_images_without_ground_truth_count():
         ev.match(gt, dt, ev.IOU_THRESHOLDS, images=None)
     with pytest.raises(TypeError):
         ev.evaluate(gt, dt, 0.5)  # type: ignore[call-arg]
+
+
+def test_rematching_edited_images_equals_a_full_evaluation():
+    """Edit the ground truth of a few images (move, relabel, delete, add boxes), re-match only those and
+    re-accumulate only the touched classes: every number equals evaluating everything again."""
+    n_images, n_cats = 50, 5
+    gts, dts = synthetic(9, n_images, n_cats, crowd_rate=0.08)
+    images = list(range(1, n_images + 1))
+    m, acc, gt, dt = engine(gts, dts, n_cats, n_images=n_images)
+    errors = ev.analyse(m, gt, dt, 0.5)
+    rng = np.random.default_rng(1)
+    edited = {3, 17, 41}
+    new_gts = []
+    for k, (i, c, b, cr) in enumerate(gts):
+        if i not in edited:
+            new_gts.append((i, c, b, cr))
+        elif k % 3 == 0:
+            continue  # deleted
+        elif k % 3 == 1:
+            new_gts.append((i, c % n_cats + 1, b, cr))  # relabelled
+        else:
+            new_gts.append((i, c, [b[0] + 3, b[1] - 2, b[2] * 1.2, b[3]], cr))  # moved
+    new_gts += [(3, 2, [*rng.uniform(0, 300, 2), 40.0, 30.0], False), (41, 1, [10.0, 10.0, 50.0, 50.0], False)]
+    # the full evaluation of the edited dataset, ground truth ordered unedited first (as the patch orders it)
+    ordered = [g for g in new_gts if g[0] not in edited] + [g for g in new_gts if g[0] in edited]
+    m_full, acc_full, gt_full, _ = engine(ordered, dts, n_cats, n_images=n_images)
+    e_full = ev.analyse(m_full, gt_full, dt, 0.5)
+
+    sub = [g for g in new_gts if g[0] in edited]
+    new_gt = ev.GroundTruth(
+        image=[g[0] for g in sub],
+        category=[g[1] for g in sub],
+        boxes=np.array([g[2] for g in sub]).reshape(-1, 4),
+        iscrowd=[g[3] for g in sub],
+        ids=np.arange(1000, 1000 + len(sub)),
+    )
+    p = ev.rematch_images(gt, dt, m, errors, np.array(sorted(edited)), new_gt)
+    acc_p = ev.accumulate(p.m, p.gt, dt, previous=acc, classes=p.classes)
+    np.testing.assert_array_equal(acc_p.precision, acc_full.precision)
+    np.testing.assert_array_equal(acc_p.tp, acc_full.tp)
+    np.testing.assert_array_equal(acc_p.fn, acc_full.fn)
+    np.testing.assert_array_equal(p.m.dt_match, m_full.dt_match)
+    np.testing.assert_array_equal(p.errors.dt_code, e_full.dt_code)
+    np.testing.assert_array_equal(p.errors.dt_partner, e_full.dt_partner)
+    np.testing.assert_array_equal(p.errors.gt_partner, e_full.gt_partner)
+    np.testing.assert_array_equal(p.errors.confusion, e_full.confusion)
+    assert p.errors.counts == e_full.counts
+    mask = np.array([i % 2 == 0 for i in images])  # a split: its accumulation patches the same way
+    split_before = ev.accumulate(m, gt, dt, image_mask=mask)
+    np.testing.assert_array_equal(
+        ev.accumulate(p.m, p.gt, dt, image_mask=mask, previous=split_before, classes=p.classes).precision,
+        ev.accumulate(m_full, gt_full, dt, image_mask=mask).precision,
+    )
+    a = ev.image_scores(p.m, p.gt, dt, p.errors)
+    b = ev.image_scores(m_full, gt_full, dt, e_full)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key])
+    assert ev.summarise(p.m, acc_p, 0.5, errors=p.errors) == ev.summarise(m_full, acc_full, 0.5, errors=e_full)

@@ -1,6 +1,6 @@
 """HTTP adapters. Each module defines `router`; ROUTERS lists them in the order they are mounted."""
 
-from app.routers import datasets, embeddings, evaluation, files, health, images, jobs, ops, samples
+from app.routers import annotations, datasets, embeddings, evaluation, files, health, images, jobs, ops, samples
 
 # Every router is mounted under this prefix; /health and /ready are also served at the root for probes.
 API_PREFIX = "/api"
@@ -12,6 +12,7 @@ ROUTERS = [
     samples.router,
     images.router,
     evaluation.router,
+    annotations.router,
     embeddings.router,
     files.router,
 ]

@@ -300,10 +300,20 @@ class Accumulated:
     n_dt: np.ndarray  # (K,) evaluated detections
 
 
-def accumulate(m: Matching, gt: GroundTruth, dt: Predictions, image_mask: np.ndarray | None = None) -> Accumulated:
+def accumulate(
+    m: Matching,
+    gt: GroundTruth,
+    dt: Predictions,
+    image_mask: np.ndarray | None = None,
+    *,
+    previous: Accumulated | None = None,
+    classes: np.ndarray | None = None,
+) -> Accumulated:
     """pycocotools' `accumulate` for one area range and one maxDets, optionally on a subset of images.
 
-    `image_mask` is a boolean per position of `m.images`.
+    `image_mask` is a boolean per position of `m.images`. With `previous` (the result of the same call
+    before some images were re-matched) only the category positions in `classes` are recomputed: the
+    precision of a class depends on nothing but its own score-sorted TP/FP list and ground-truth count.
     """
     T, R, K = len(m.thresholds), len(RECALL_THRESHOLDS), len(m.categories)
     precision = -np.ones((T, R, K))
@@ -332,14 +342,20 @@ def accumulate(m: Matching, gt: GroundTruth, dt: Predictions, image_mask: np.nda
         d_idx = d_idx[d_sel[d_idx]]
     cat_of = m.dt_cat[d_idx]
     bounds = np.searchsorted(cat_of, np.arange(K + 1))
-    matched_all = m.dt_match[d_idx] >= 0  # one gather; per class slices below are contiguous
-    ignored_all = m.dt_ignore[d_idx]
+    n_dt_c[:] = np.diff(bounds)
+    todo = range(K)
+    if previous is not None and classes is not None:
+        precision, recall = previous.precision.copy(), previous.recall.copy()
+        tp_c, fp_c = previous.tp.copy(), previous.fp.copy()
+        todo = sorted({int(k) for k in classes if 0 <= k < K})
+        for k in todo:
+            precision[:, :, k], recall[:, k] = -1, -1
     eps = np.spacing(1)
-    for k in range(K):
+    for k in todo:
         a, b = bounds[k], bounds[k + 1]
-        n_dt_c[k] = b - a
-        matched = matched_all[a:b].T  # (T, nd)
-        ignored = ignored_all[a:b].T
+        rows = d_idx[a:b]
+        matched = (m.dt_match[rows] >= 0).T  # (T, nd)
+        ignored = m.dt_ignore[rows].T
         tps = matched & ~ignored
         fps = ~matched & ~ignored
         tp_c[:, k] = tps.sum(axis=1)
@@ -708,3 +724,125 @@ def evaluate(
     acc = accumulate(m, gt, dt)
     errors = analyse(m, gt, dt, iou)
     return summarise(m, acc, iou, errors=errors, category_names=category_names)
+
+
+# ------------------------------------------------------------------------------------ incremental update
+@dataclass
+class Patched:
+    """The result of re-matching some images after their ground truth changed (see `rematch_images`)."""
+
+    gt: GroundTruth
+    m: Matching
+    errors: ErrorAnalysis
+    classes: np.ndarray  # category positions whose AP may have changed
+
+
+def rematch_images(
+    gt: GroundTruth,
+    dt: Predictions,
+    m: Matching,
+    errors: ErrorAnalysis,
+    images: np.ndarray,
+    new_gt: GroundTruth,
+) -> Patched:
+    """Replace the ground truth of `images` by `new_gt` (their boxes as they are now) and re-match them only.
+
+    Matching and error analysis are per image, so only these images' decisions change; predictions are not
+    edited, so their order, ranks and the accumulation order stay valid. The new boxes go to the end of the
+    ground-truth arrays (their order among themselves is theirs, which is all pycocotools' ties depend on).
+    The caller re-accumulates the returned `classes` and recomputes image scores.
+    """
+    images = np.unique(np.asarray(images, np.int64))
+    old_in = np.isin(gt.image, images)
+    keep = np.flatnonzero(~old_in)
+    n_keep = len(keep)
+    remap = np.full(len(gt) + 1, -1, np.int64)  # old gt index -> new; index -1 maps to -1 via the last slot
+    remap[keep] = np.arange(n_keep)
+    d_sel = np.flatnonzero(np.isin(dt.image, images))
+    sub_dt = Predictions(
+        image=dt.image[d_sel],
+        category=dt.category[d_sel],
+        boxes=dt.boxes[d_sel],
+        score=dt.score[d_sel],
+        ids=None if dt.ids is None else dt.ids[d_sel],
+    )
+    sm = match(new_gt, sub_dt, m.thresholds, images=images, categories=m.categories)
+    se = analyse(sm, new_gt, sub_dt, errors.threshold)
+
+    def gt_index(sub: np.ndarray) -> np.ndarray:  # sub-problem gt index -> merged index (-1 stays)
+        return np.where(sub >= 0, sub + n_keep, -1)
+
+    def dt_index(sub: np.ndarray) -> np.ndarray:  # sub-problem dt index -> full index (-1 stays)
+        if len(d_sel) == 0:
+            return np.full(sub.shape, -1, np.int64)
+        return np.where(sub >= 0, d_sel[np.maximum(sub, 0)], -1)
+
+    def cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.concatenate([a[keep], b])
+
+    merged_gt = GroundTruth(
+        image=cat(gt.image, new_gt.image),
+        category=cat(gt.category, new_gt.category),
+        boxes=np.concatenate([gt.boxes[keep], new_gt.boxes]),
+        iscrowd=cat(gt.iscrowd, new_gt.iscrowd),
+        area=cat(gt.area, new_gt.area),
+        ids=cat(gt.ids, new_gt.ids),
+    )
+    dt_match = remap[m.dt_match]
+    dt_match[d_sel] = gt_index(sm.dt_match)
+    dt_iou, dt_ignore = m.dt_iou.copy(), m.dt_ignore.copy()
+    dt_iou[d_sel], dt_ignore[d_sel] = sm.dt_iou, sm.dt_ignore
+    mm = Matching(
+        thresholds=m.thresholds,
+        categories=m.categories,
+        images=m.images,
+        gt_img=cat(m.gt_img, _codes(new_gt.image, m.images)),
+        gt_cat=cat(m.gt_cat, sm.gt_cat),
+        gt_ignore=cat(m.gt_ignore, sm.gt_ignore),
+        gt_match=np.concatenate([m.gt_match[keep], dt_index(sm.gt_match)]),
+        dt_img=m.dt_img,
+        dt_cat=m.dt_cat,
+        dt_rank=m.dt_rank,
+        dt_kept=m.dt_kept,
+        dt_match=dt_match,
+        dt_iou=dt_iou,
+        dt_ignore=dt_ignore,
+        accumulation_order=m.accumulation_order,
+    )
+
+    def put(full: np.ndarray, sub: np.ndarray) -> np.ndarray:
+        out = full.copy()
+        out[d_sel] = sub
+        return out
+
+    dt_partner = remap[errors.dt_partner]
+    dt_partner[d_sel] = gt_index(se.dt_partner)
+    K = len(m.categories)
+    dt_code = put(errors.dt_code, se.dt_code)
+    cm_actual = put(errors.cm_actual, se.cm_actual)
+    dt_in = put(errors.dt_in_matrix, se.dt_in_matrix)
+    gt_missed = cat(errors.gt_missed, se.gt_missed)
+    gt_in = cat(errors.gt_in_matrix, se.gt_in_matrix)
+    counts = {name: int((dt_code == _CAT_CODES[name]).sum()) for name in PREDICTION_CATEGORIES}
+    counts[MISSED] = int(gt_missed.sum())
+    ee = ErrorAnalysis(
+        threshold=errors.threshold,
+        dt_category=put(errors.dt_category, se.dt_category),
+        dt_code=dt_code,
+        gt_missed=gt_missed,
+        dt_partner=dt_partner,
+        dt_iou=put(errors.dt_iou, se.dt_iou),
+        gt_category=cat(errors.gt_category, se.gt_category),
+        gt_partner=np.concatenate([errors.gt_partner[keep], dt_index(se.gt_partner)]),
+        gt_iou=cat(errors.gt_iou, se.gt_iou),
+        gt_confused_by=np.concatenate([errors.gt_confused_by[keep], dt_index(se.gt_confused_by)]),
+        cm_actual=cm_actual,
+        cm_predicted_gt=cat(errors.cm_predicted_gt, se.cm_predicted_gt),
+        dt_in_matrix=dt_in,
+        gt_in_matrix=gt_in,
+        confusion=_confusion(mm, cm_actual, dt_in, gt_in, K),
+        counts=counts,
+    )
+    touched = np.concatenate([m.gt_cat[np.flatnonzero(old_in)], sm.gt_cat, m.dt_cat[d_sel]])
+    classes = np.unique(touched[touched >= 0])
+    return Patched(gt=merged_gt, m=mm, errors=ee, classes=classes)

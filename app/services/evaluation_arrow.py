@@ -65,6 +65,25 @@ def load_dataset(cur: duckdb.DuckDBPyConnection, dataset_id: int) -> DatasetData
     )
 
 
+def load_ground_truth_of(cur: duckdb.DuckDBPyConnection, dataset_id: int, samples: np.ndarray) -> ev.GroundTruth:
+    """The ground truth of some samples as it is now (id order, like `load_dataset`)."""
+    g = columns(
+        cur,
+        "SELECT id, sample_id, category_id, x, y, w, h, coalesce(area, w * h) AS area, iscrowd "
+        "FROM annotations WHERE dataset_id = ? AND source = ? AND sample_id IN (SELECT unnest(?::BIGINT[])) "
+        "ORDER BY id",
+        [dataset_id, GROUND_TRUTH, [int(x) for x in samples]],
+    )
+    return ev.GroundTruth(
+        image=g["sample_id"],
+        category=g["category_id"],
+        boxes=_boxes(g),
+        iscrowd=g["iscrowd"].astype(bool),
+        area=g["area"].astype(np.float64),
+        ids=g["id"],
+    )
+
+
 def load_run(cur: duckdb.DuckDBPyConnection, dataset_id: int, run: str) -> ev.Predictions:
     d = columns(
         cur,
@@ -124,8 +143,10 @@ def result_tables(
     gt: ev.GroundTruth,
     dt: ev.Predictions,
     dt_ids: np.ndarray,
+    samples: np.ndarray | None = None,
 ) -> tuple[pa.Table, pa.Table]:
-    """The eval_boxes and eval_images rows of one (run, IoU), without the key columns."""
+    """The eval_boxes and eval_images rows of one (run, IoU), without the key columns; only the rows of
+    `samples` if given (an incremental update rewrites just those)."""
     cats = m.categories
     d_eval = (m.dt_img >= 0) & (m.dt_cat >= 0)
     codes = {name: i for i, name in enumerate(ev.PREDICTION_CATEGORIES)}
@@ -145,6 +166,11 @@ def result_tables(
     g_iou = e.gt_iou.copy()
     if confused.any():
         g_iou[confused] = e.dt_iou[e.gt_confused_by[confused]]
+    img_rows = np.arange(len(m.images))
+    if samples is not None:
+        d_eval = d_eval & np.isin(dt.image, samples)
+        g_eval = g_eval & np.isin(gt.image, samples)
+        img_rows = np.flatnonzero(np.isin(m.images, samples))
     d_rows = np.flatnonzero(d_eval)
     g_rows = np.flatnonzero(g_eval)
 
@@ -187,9 +213,9 @@ def result_tables(
     )
     images = pa.table(
         {
-            "sample_id": pa.array(m.images, pa.int64()),
-            **{k: pa.array(per_image[k], pa.int32()) for k in ("tp", "fp", "fn", "errors")},
-            "worst": pa.array(per_image["worst"], pa.float64()),
+            "sample_id": pa.array(m.images[img_rows], pa.int64()),
+            **{k: pa.array(per_image[k][img_rows], pa.int32()) for k in ("tp", "fp", "fn", "errors")},
+            "worst": pa.array(per_image["worst"][img_rows], pa.float64()),
         }
     )
     return boxes, images

@@ -33,7 +33,7 @@ from app.services.evaluation_checks import (
     require_ready,
     require_run,
 )
-from app.services.evaluation_store import delete_results, evaluate_run, store_results
+from app.services.evaluation_store import Engine, delete_results, evaluate_run, remember, store_results, token
 from app.services.ids import allocate
 from app.services.jobs import JobContext, JobFailed, JobManager
 from app.services.paths import resolve_in_roots
@@ -118,6 +118,10 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
         cur.execute(
             "INSERT INTO prediction_runs VALUES (?, ?, ?, ?, ?, ?)", [dataset_id, run, fmt, str(path), n, now()]
         )
+        dt.ids = dt_ids
+        stored = token(cur, dataset_id, run, DEFAULT_IOU)
+    # edits after this are patched into these results instead of evaluating everything again
+    remember((dataset_id, run, DEFAULT_IOU), Engine(stored, data, dt, results))
     lap("write")
     summary = results.summaries[ALL_SPLITS]
     log.info("prediction run %r of dataset %d: %d predictions, stages %s", run, dataset_id, n, timings)

@@ -11,7 +11,7 @@ import duckdb
 from app.db import Database
 from app.services.datasets import DatasetNotFound
 from app.services.evaluation_checks import ALL_SPLITS, DEFAULT_IOU, InvalidRequest, category, check_iou
-from app.services.evaluation_store import ensure_evaluated
+from app.services.evaluation_store import RECOMPUTED, ensure_evaluated
 
 
 def list_runs(db: Database, dataset_id: int) -> list[dict[str, Any]]:
@@ -32,7 +32,7 @@ def get_evaluation(
     db: Database, dataset_id: int, run: str, iou: float, split: str | None, category_name: str | None
 ) -> dict[str, Any]:
     iou = check_iou(iou)
-    ensure_evaluated(db, dataset_id, run, iou)
+    how = ensure_evaluated(db, dataset_id, run, iou)
     with db.cursor() as cur:
         row = cur.execute(
             "SELECT reply FROM eval_summaries WHERE dataset_id = ? AND run = ? AND iou = ? AND split = ?",
@@ -52,7 +52,8 @@ def get_evaluation(
         category_id = category(cur, dataset_id, category_name) if category_name else None
         if category_name and category_id is None:
             raise InvalidRequest("category must be a category of the dataset, not background")
-    reply = {"dataset_id": dataset_id, "run": run, "split": split, **reply}
+    # recomputed: ground-truth edits had made the stored results stale and this read brought them up to date
+    reply = {"dataset_id": dataset_id, "run": run, "split": split, **reply, "recomputed": how == RECOMPUTED}
     if category_id is not None:
         reply = _restrict(reply, category_id)
     return reply

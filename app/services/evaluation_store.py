@@ -4,12 +4,23 @@ Results are derived data keyed by (dataset_id, run, iou) in eval_boxes / eval_im
 (app/schema.py, version 4). The default IoU (0.5) is computed when a run is imported
 (app/services/evaluation_import.py); another IoU is computed on first request and stored
 (`ensure_evaluated`), so later requests, sample filters and sorts at that IoU are reads.
+
+Evaluation follows edits: a ground-truth edit marks every stored (run, IoU) of the dataset stale for the
+edited sample (`mark_dirty`, rows in eval_dirty, in the edit's transaction). The next read brings it up to
+date before answering and says so (`recomputed`). When the engine state behind the stored results is still
+in memory (the last CACHE_ENTRIES computations of this process), only the edited images are re-matched and
+only the classes they touch re-accumulated (`ev.rematch_images`): at 100K images / 1M boxes that is well
+under the full evaluation's seconds (bench/edit_eval.py). Otherwise (first read after a restart, a new
+category, many edited samples) everything is evaluated again.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -17,10 +28,23 @@ import numpy as np
 
 from app.db import Database
 from app.services import evaluation as ev
-from app.services.evaluation_arrow import DatasetData, load_dataset, load_run, result_tables
+from app.services.evaluation_arrow import (
+    DatasetData,
+    load_dataset,
+    load_ground_truth_of,
+    load_run,
+    result_tables,
+)
 from app.services.evaluation_checks import ALL_SPLITS, RunConflict, now, require_run, run_version
 
+log = logging.getLogger(__name__)
+
 RESULT_TABLES = ("eval_boxes", "eval_images", "eval_summaries")
+CACHE_ENTRIES = 2  # engine states kept for incremental updates (~450 MB each at 1M boxes + 1M predictions)
+MAX_INCREMENTAL_SAMPLES = 2_000  # beyond this many edited samples a full evaluation is as quick
+
+# how a read found the results: already current, computed for the first time, brought up to date after edits
+STORED, COMPUTED, RECOMPUTED = "stored", "computed", "recomputed"
 
 
 @dataclass
@@ -32,23 +56,91 @@ class RunResults:
     errors: ev.ErrorAnalysis
     images: dict[str, np.ndarray]
     summaries: dict[str, dict[str, Any]]
+    accumulated: dict[str, ev.Accumulated] = field(default_factory=dict)  # per split, for incremental updates
+    masks: dict[str, np.ndarray | None] = field(default_factory=dict)
 
 
-def evaluate_run(data: DatasetData, dt: ev.Predictions, iou: float) -> RunResults:
-    m = ev.match(data.gt, dt, ev.thresholds_for(iou), categories=data.category_ids, images=data.sample_ids)
-    errors = ev.analyse(m, data.gt, dt, iou)
-    per_image = ev.image_scores(m, data.gt, dt, errors)
-    summaries: dict[str, dict[str, Any]] = {}
+def _split_masks(data: DatasetData) -> dict[str, np.ndarray | None]:
     split_names = sorted({s for s in data.splits if s is not None})
     masks: dict[str, np.ndarray | None] = {ALL_SPLITS: None}
     if len(split_names) > 1 or (split_names and any(s is None for s in data.splits)):
         masks.update({s: data.splits == s for s in split_names})
     elif split_names:
         masks[split_names[0]] = None  # one split covering everything: same numbers
+    return masks
+
+
+def _summarise(
+    data: DatasetData,
+    dt: ev.Predictions,
+    iou: float,
+    m: ev.Matching,
+    errors: ev.ErrorAnalysis,
+    previous: RunResults | None = None,
+    classes: np.ndarray | None = None,
+) -> RunResults:
+    per_image = ev.image_scores(m, data.gt, dt, errors)
+    masks = previous.masks if previous is not None else _split_masks(data)
+    summaries: dict[str, dict[str, Any]] = {}
+    accumulated: dict[str, ev.Accumulated] = {}
     for split, mask in masks.items():
-        acc = ev.accumulate(m, data.gt, dt, image_mask=mask)
+        before = previous.accumulated.get(split) if previous is not None else None
+        acc = ev.accumulate(m, data.gt, dt, image_mask=mask, previous=before, classes=classes if before else None)
+        accumulated[split] = acc
         summaries[split] = ev.summarise(m, acc, iou, errors=errors, category_names=data.category_names, image_mask=mask)
-    return RunResults(iou=iou, m=m, errors=errors, images=per_image, summaries=summaries)
+    return RunResults(iou, m, errors, per_image, summaries, accumulated, masks)
+
+
+def evaluate_run(data: DatasetData, dt: ev.Predictions, iou: float) -> RunResults:
+    m = ev.match(data.gt, dt, ev.thresholds_for(iou), categories=data.category_ids, images=data.sample_ids)
+    errors = ev.analyse(m, data.gt, dt, iou)
+    return _summarise(data, dt, iou, m, errors)
+
+
+def update_run(
+    data: DatasetData, dt: ev.Predictions, results: RunResults, samples: np.ndarray, new_gt: ev.GroundTruth
+) -> tuple[DatasetData, RunResults]:
+    """The results after the ground truth of `samples` became `new_gt`: re-match those images only."""
+    p = ev.rematch_images(data.gt, dt, results.m, results.errors, samples, new_gt)
+    new_data = DatasetData(data.sample_ids, data.splits, data.category_ids, data.category_names, p.gt)
+    return new_data, _summarise(new_data, dt, results.iou, p.m, p.errors, previous=results, classes=p.classes)
+
+
+@dataclass
+class Engine:
+    """The in-memory state behind stored results; `token` says which stored results it produced."""
+
+    token: tuple[Any, Any]
+    data: DatasetData
+    dt: ev.Predictions
+    results: RunResults
+
+
+_engines: OrderedDict[tuple[int, str, float], Engine] = OrderedDict()
+_engines_lock = threading.Lock()
+_compute_lock = threading.Lock()  # one evaluation at a time: they are CPU-bound and big
+
+
+def remember(key: tuple[int, str, float], engine: Engine) -> None:
+    with _engines_lock:
+        _engines[key] = engine
+        _engines.move_to_end(key)
+        while len(_engines) > CACHE_ENTRIES:
+            _engines.popitem(last=False)
+
+
+def _recall(key: tuple[int, str, float]) -> Engine | None:
+    with _engines_lock:
+        return _engines.get(key)
+
+
+def token(cur: duckdb.DuckDBPyConnection, dataset_id: int, run: str, iou: float) -> tuple[Any, Any]:
+    """(run version, time the stored results were written): a cached engine state matches stored results."""
+    row = cur.execute(
+        "SELECT created_at FROM eval_summaries WHERE dataset_id = ? AND run = ? AND iou = ? AND split = ''",
+        [dataset_id, run, iou],
+    ).fetchone()
+    return run_version(cur, dataset_id, run), (row[0] if row else None)
 
 
 def store_results(
@@ -59,12 +151,25 @@ def store_results(
     data: DatasetData,
     dt: ev.Predictions,
     dt_ids: np.ndarray,
+    samples: np.ndarray | None = None,
 ) -> None:
-    """Replace the stored results of (run, results.iou) inside the caller's write transaction."""
-    boxes, images = result_tables(results.m, results.errors, results.images, data.gt, dt, dt_ids)
+    """Replace the stored results of (run, results.iou) inside the caller's write transaction: all of them,
+    or the per-box and per-image rows of `samples` only (plus every summary)."""
+    boxes, images = result_tables(results.m, results.errors, results.images, data.gt, dt, dt_ids, samples)
     iou = results.iou
-    for table in RESULT_TABLES:
-        cur.execute(f"DELETE FROM {table} WHERE dataset_id = ? AND run = ? AND iou = ?", [dataset_id, run, iou])
+    key = [dataset_id, run, iou]
+    if samples is None:
+        for table in RESULT_TABLES:
+            cur.execute(f"DELETE FROM {table} WHERE dataset_id = ? AND run = ? AND iou = ?", key)
+    else:
+        ids = [int(x) for x in samples]
+        for table in ("eval_boxes", "eval_images"):
+            cur.execute(
+                f"DELETE FROM {table} WHERE dataset_id = ? AND run = ? AND iou = ? "
+                "AND sample_id IN (SELECT unnest(?::BIGINT[]))",
+                [*key, ids],
+            )
+        cur.execute("DELETE FROM eval_summaries WHERE dataset_id = ? AND run = ? AND iou = ?", key)
     cur.register("_eb", boxes)
     cur.register("_ei", images)
     try:
@@ -88,26 +193,99 @@ def store_results(
         )
 
 
-def ensure_evaluated(db: Database, dataset_id: int, run: str, iou: float) -> None:
-    """Compute and store results at `iou` if they are not there yet (idempotent)."""
+def _status(cur: duckdb.DuckDBPyConnection, dataset_id: int, run: str, iou: float) -> tuple[bool, list[int]]:
+    """(results stored?, edited samples they are stale for: one entry per edit)."""
+    require_run(cur, dataset_id, run)
+    have = cur.execute(
+        "SELECT 1 FROM eval_summaries WHERE dataset_id = ? AND run = ? AND iou = ? LIMIT 1", [dataset_id, run, iou]
+    ).fetchone()
+    dirty = cur.execute(
+        "SELECT sample_id FROM eval_dirty WHERE dataset_id = ? AND run = ? AND iou = ?", [dataset_id, run, iou]
+    ).fetchall()
+    return have is not None, [int(r[0]) for r in dirty]
+
+
+def ensure_evaluated(db: Database, dataset_id: int, run: str, iou: float) -> str:
+    """Make the stored results at `iou` current: compute them if missing, bring them up to date after edits.
+
+    Returns STORED (nothing to do), COMPUTED (first time) or RECOMPUTED (edits since; incremental when the
+    engine state is in memory). Idempotent; a concurrent edit leaves its samples stale for the next read.
+    """
     with db.cursor() as cur:
-        require_run(cur, dataset_id, run)
-        if cur.execute(
-            "SELECT 1 FROM eval_summaries WHERE dataset_id = ? AND run = ? AND iou = ? LIMIT 1", [dataset_id, run, iou]
-        ).fetchone():
-            return
-        version = run_version(cur, dataset_id, run)
-        data = load_dataset(cur, dataset_id)
-        dt = load_run(cur, dataset_id, run)
-    results = evaluate_run(data, dt, iou)
-    with db.write() as cur:
-        require_run(cur, dataset_id, run)
-        if run_version(cur, dataset_id, run) != version:  # re-imported meanwhile: these results are stale
-            raise RunConflict(f"run {run!r} was re-imported while it was being evaluated; try again")
-        store_results(cur, dataset_id, run, results, data, dt, dt.ids)
+        have, dirty = _status(cur, dataset_id, run, iou)
+    if have and not dirty:
+        return STORED
+    key = (dataset_id, run, iou)
+    with _compute_lock:
+        with db.cursor() as cur:
+            have, dirty = _status(cur, dataset_id, run, iou)
+            if have and not dirty:
+                return STORED
+            current = token(cur, dataset_id, run, iou)
+            engine = _recall(key)
+            samples = np.unique(np.asarray(dirty, np.int64))
+            categories = cur.execute(
+                "SELECT id FROM categories WHERE dataset_id = ? ORDER BY id", [dataset_id]
+            ).fetchall()
+            incremental = (
+                have
+                and engine is not None
+                and engine.token == current
+                and len(samples) <= MAX_INCREMENTAL_SAMPLES
+                and [c[0] for c in categories] == engine.data.category_ids.tolist()
+            )
+            if incremental:
+                assert engine is not None
+                new_gt = load_ground_truth_of(cur, dataset_id, samples)
+            else:
+                data = load_dataset(cur, dataset_id)
+                dt = load_run(cur, dataset_id, run)
+        if incremental:
+            assert engine is not None
+            dt = engine.dt
+            data, results = update_run(engine.data, dt, engine.results, samples, new_gt)
+        else:
+            results = evaluate_run(data, dt, iou)
+        with db.write() as cur:
+            require_run(cur, dataset_id, run)
+            if run_version(cur, dataset_id, run) != current[0]:  # re-imported meanwhile: these results are stale
+                raise RunConflict(f"run {run!r} was re-imported while it was being evaluated; try again")
+            store_results(cur, dataset_id, run, results, data, dt, dt.ids, samples if incremental else None)
+            still = cur.execute(
+                "SELECT count(*) FROM eval_dirty WHERE dataset_id = ? AND run = ? AND iou = ?", list(key)
+            ).fetchone()[0]
+            if still == len(dirty):  # no edit landed while we computed: current now
+                cur.execute("DELETE FROM eval_dirty WHERE dataset_id = ? AND run = ? AND iou = ?", list(key))
+            stored = token(cur, dataset_id, run, iou)
+        remember(key, Engine(stored, data, dt, results))
+    log.info(
+        "evaluation of run %r (dataset %d, IoU %s): %s%s",
+        run,
+        dataset_id,
+        iou,
+        f"incremental over {len(samples)} edited samples" if incremental else "full",
+        "" if dirty else " (first time)",
+    )
+    return RECOMPUTED if dirty else COMPUTED
 
 
 def delete_results(cur: duckdb.DuckDBPyConnection, dataset_id: int, run: str) -> None:
     """Every stored result of the run, at every IoU (inside the caller's write transaction)."""
     for table in RESULT_TABLES:
         cur.execute(f"DELETE FROM {table} WHERE dataset_id = ? AND run = ?", [dataset_id, run])
+
+
+def mark_dirty(cur: duckdb.DuckDBPyConnection, dataset_id: int, sample_id: int) -> list[dict[str, Any]]:
+    """The ground truth of `sample_id` changed: every stored (run, IoU) of the dataset is now stale there.
+
+    Called inside the edit's transaction; returns the (run, iou) pairs marked.
+    """
+    pairs = cur.execute(
+        "SELECT DISTINCT run, iou FROM eval_summaries WHERE dataset_id = ? ORDER BY run, iou", [dataset_id]
+    ).fetchall()
+    if pairs:
+        cur.execute(
+            "INSERT INTO eval_dirty SELECT DISTINCT dataset_id, run, iou, ? FROM eval_summaries WHERE dataset_id = ?",
+            [sample_id, dataset_id],
+        )
+    return [{"run": r, "iou": i} for r, i in pairs]

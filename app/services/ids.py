@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-KINDS = frozenset({"datasets", "samples", "annotations", "categories", "views"})
+KINDS = frozenset({"datasets", "samples", "annotations", "categories", "views", "history"})
 
 
 def allocate(cur: duckdb.DuckDBPyConnection, kind: str, count: int) -> int:

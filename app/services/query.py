@@ -15,6 +15,10 @@ from app.services.evaluation_sql import sample_filter_sql, sample_sort_expr
 
 MAX_LIMIT = 500
 
+# samples.review_status values (triage, app/services/annotations.py)
+ReviewStatus = Literal["unreviewed", "reviewed", "needs_fix"]
+REVIEW_STATUSES: tuple[str, ...] = ReviewStatus.__args__
+
 # sort key -> SQL expression over `samples s`; ties are broken by id in the same direction.
 SORT_KEYS: dict[str, str] = {
     "id": "s.id",
@@ -40,6 +44,7 @@ class SampleFilters(BaseModel):
     search: str | None = Field(None, min_length=1, max_length=500, description="file-name substring")
     min_annotations: int | None = Field(None, ge=0)
     max_annotations: int | None = Field(None, ge=0)
+    review_status: ReviewStatus | None = Field(None, description="triage review status of the sample")
     # evaluation of a prediction run (issue 5): results stored by app/services/evaluation_store.py,
     # filtered and sorted through app/services/evaluation_sql.py
     eval_run: str | None = Field(None, min_length=1, max_length=100, description="prediction run")
@@ -105,6 +110,9 @@ def where(dataset_id: int, f: SampleFilters) -> tuple[str, list[Any]]:
     if f.max_annotations is not None:
         clauses.append("s.annotation_count <= ?")
         params.append(f.max_annotations)
+    if f.review_status is not None:
+        clauses.append("coalesce(s.review_status, 'unreviewed') = ?")
+        params.append(f.review_status)
     if f.category is not None:
         clauses.append(
             "list_contains(s.gt_category_ids, (SELECT c.id FROM categories c WHERE c.dataset_id = ? AND c.name = ?))"

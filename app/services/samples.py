@@ -154,13 +154,14 @@ def sample_row(db: Database, sample_id: int) -> dict[str, Any]:
     """The stored sample (path included) or SampleNotFound."""
     with db.cursor() as cur:
         row = cur.execute(
-            "SELECT id, dataset_id, file_name, path, width, height, split, annotation_count, fields "
-            "FROM samples WHERE id = ?",
+            "SELECT id, dataset_id, file_name, path, width, height, split, annotation_count, fields, "
+            "coalesce(review_status, 'unreviewed') FROM samples WHERE id = ?",
             [sample_id],
         ).fetchone()
     if row is None:
         raise SampleNotFound(f"sample {sample_id} not found")
     keys = ["id", "dataset_id", "file_name", "path", "width", "height", "split", "annotation_count", "fields"]
+    keys.append("review_status")
     return dict(zip(keys, row, strict=True))
 
 
@@ -171,7 +172,8 @@ def get_sample(db: Database, sample_id: int, eval_iou: float = 0.5) -> dict[str,
     with db.cursor() as cur:
         annotations = cur.execute(
             """
-            SELECT a.id, c.name, a.x, a.y, a.w, a.h, a.area, a.iscrowd, a.source, a.confidence
+            SELECT a.id, c.name, a.x, a.y, a.w, a.h, a.area, a.iscrowd, a.source, a.confidence, a.category_id,
+                   coalesce(a.version, 1), a.verdict
             FROM annotations a JOIN categories c ON c.id = a.category_id
             WHERE a.dataset_id = ? AND a.sample_id = ?
             ORDER BY a.source <> 'ground_truth', a.source, a.id
@@ -193,6 +195,9 @@ def get_sample(db: Database, sample_id: int, eval_iou: float = 0.5) -> dict[str,
             "iscrowd": bool(r[7]),
             "source": r[8],
             "confidence": r[9],
+            "category_id": r[10],
+            "version": r[11],  # send it back with an edit (optimistic concurrency)
+            "verdict": r[12],  # triage verdict or None
             # per prediction run: TP/FP/FN/ignored, error category, matched partner and IoU
             "evaluation": marks.get(r[0], {}),
         }

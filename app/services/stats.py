@@ -13,7 +13,7 @@ from typing import Any
 from app.db import Database
 from app.services import summary
 from app.services.datasets import require
-from app.services.query import SampleFilters, where
+from app.services.query import REVIEW_STATUSES, SampleFilters, where
 
 BOX_SIZE_EDGES = summary.BOX_SIZE_EDGES
 
@@ -41,6 +41,8 @@ def _stored_summary(cur: Any, dataset_id: int, f: SampleFilters) -> dict[str, An
     if not row or row[0][0] is None:
         return None
     stored = json.loads(row[0][0])
+    if stored is None:  # dropped by the first ground-truth edit (app/services/annotations.py)
+        return None
     keep = (lambda s: True) if f.split is None else (lambda s: s == f.split)
     per_category: dict[int, list[float]] = {}
     for item in stored["categories"]:
@@ -133,6 +135,12 @@ def facets(db: Database, dataset_id: int, f: SampleFilters) -> dict[str, Any]:
             f"SELECT t.tag, count(*) FROM sample_tags t WHERE {t_scope} GROUP BY t.tag ORDER BY count(*) DESC, t.tag",
             t_params,
         ).fetchall()
+        review = dict(
+            cur.execute(
+                f"SELECT coalesce(s.review_status, 'unreviewed'), count(*) FROM samples s WHERE {clause} GROUP BY 1",
+                params,
+            ).fetchall()
+        )
     empty = [0, 0, 0.0]
     return {
         "total": sum(int(r[1]) for r in splits),
@@ -146,6 +154,7 @@ def facets(db: Database, dataset_id: int, f: SampleFilters) -> dict[str, Any]:
         ],
         "splits": [{"value": r[0], "count": int(r[1])} for r in splits],
         "tags": [{"value": r[0], "count": int(r[1])} for r in tags],
+        "review_status": [{"value": v, "count": int(review.get(v, 0))} for v in REVIEW_STATUSES],
     }
 
 
