@@ -99,6 +99,11 @@ def test_create_update_delete_with_versions_and_validation(edited):
             == 404
         )
         assert client.patch("/annotations/999999", json={"version": 1, "bbox": [0, 0, 1, 1]}).status_code == 404
+        # numbers beyond the id and version columns are refused as input, never a database error
+        assert client.patch(f"/annotations/{10**20}", json={"version": 1, "bbox": [0, 0, 1, 1]}).status_code == 422
+        assert client.patch(f"/annotations/{aid}", json={"version": 2**40, "bbox": [0, 0, 1, 1]}).status_code == 422
+        r = client.post(f"/samples/{sid}/annotations", json={"bbox": [1, 1, 2, 2], "category_id": 10**20})
+        assert r.status_code == 422
         assert len(gt_boxes(client, sid)) == 1  # none of that stored anything
 
         # a new class is added explicitly, then usable; a name taken is a 409

@@ -6,9 +6,9 @@ shapes the reply.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.config import Settings
@@ -41,6 +41,9 @@ def edit_user(request: Request, settings: Settings = Depends(get_settings_dep)) 
 
 
 Bbox = list[float]
+MAX_ID = 2**63 - 1  # ids are BIGINT: a larger number is a 422, never a database error
+MAX_VERSION = 2**31 - 1
+Id = Annotated[int, Path(ge=0, le=MAX_ID)]
 
 
 class Strict(BaseModel):
@@ -50,15 +53,17 @@ class Strict(BaseModel):
 class CreateAnnotation(Strict):
     bbox: Bbox = Field(min_length=4, max_length=4, description="[x, y, width, height] in pixels of the shown image")
     category: str | None = Field(None, min_length=1, max_length=200, description="category name")
-    category_id: int | None = Field(None, description="or its id")
+    category_id: int | None = Field(None, ge=0, le=MAX_ID, description="or its id")
     iscrowd: bool = False
 
 
 class UpdateAnnotation(Strict):
-    version: int | None = Field(None, description="the version you are editing (required; 428 without it)")
+    version: int | None = Field(
+        None, ge=1, le=MAX_VERSION, description="the version you are editing (required; 428 without it)"
+    )
     bbox: Bbox | None = Field(None, min_length=4, max_length=4)
     category: str | None = Field(None, min_length=1, max_length=200)
-    category_id: int | None = None
+    category_id: int | None = Field(None, ge=0, le=MAX_ID)
     iscrowd: bool | None = None
 
 
@@ -72,7 +77,9 @@ class Verdict(Strict):
         description="predictions: correct wrong_class bad_box duplicate not_an_error; ground truth: correct "
         "wrong_label missing_object ignore; null clears it"
     )
-    version: int | None = Field(None, description="optional: refuse (409) if the box changed since this version")
+    version: int | None = Field(
+        None, ge=1, le=MAX_VERSION, description="optional: refuse (409) if the box changed since this version"
+    )
 
 
 class Review(Strict):
@@ -178,7 +185,7 @@ class HistoryPage(BaseModel):
 
 @router.post("/samples/{sample_id}/annotations", status_code=201, response_model=EditReply)
 def create_annotation(
-    sample_id: int, body: CreateAnnotation, db: Database = Depends(get_db), user: str = Depends(edit_user)
+    sample_id: Id, body: CreateAnnotation, db: Database = Depends(get_db), user: str = Depends(edit_user)
 ) -> dict:
     return edits.create(
         db,
@@ -193,7 +200,7 @@ def create_annotation(
 
 @router.patch("/annotations/{annotation_id}", response_model=EditReply)
 def update_annotation(
-    annotation_id: int, body: UpdateAnnotation, db: Database = Depends(get_db), user: str = Depends(edit_user)
+    annotation_id: Id, body: UpdateAnnotation, db: Database = Depends(get_db), user: str = Depends(edit_user)
 ) -> dict:
     return edits.update(
         db,
@@ -209,8 +216,10 @@ def update_annotation(
 
 @router.delete("/annotations/{annotation_id}", response_model=EditReply)
 def delete_annotation(
-    annotation_id: int,
-    version: int | None = Query(None, description="the version you are deleting (required; 428 without it)"),
+    annotation_id: Id,
+    version: int | None = Query(
+        None, ge=1, le=MAX_VERSION, description="the version you are deleting (required; 428 without it)"
+    ),
     db: Database = Depends(get_db),
     user: str = Depends(edit_user),
 ) -> dict:
@@ -219,43 +228,43 @@ def delete_annotation(
 
 @router.put("/annotations/{annotation_id}/verdict", response_model=EditReply)
 def set_verdict(
-    annotation_id: int, body: Verdict, db: Database = Depends(get_db), user: str = Depends(edit_user)
+    annotation_id: Id, body: Verdict, db: Database = Depends(get_db), user: str = Depends(edit_user)
 ) -> dict:
     return edits.triage(db, annotation_id, verdict=body.verdict, version=body.version, user=user)
 
 
 @router.post("/annotations/{annotation_id}/promote", status_code=201, response_model=EditReply)
-def promote_prediction(annotation_id: int, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
+def promote_prediction(annotation_id: Id, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
     return edits.promote(db, annotation_id, user=user)
 
 
 @router.put("/samples/{sample_id}/review", response_model=ReviewReply)
-def set_review(sample_id: int, body: Review, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
+def set_review(sample_id: Id, body: Review, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
     return edits.set_review(db, sample_id, status=body.status, user=user)
 
 
 @router.post("/datasets/{dataset_id}/categories", status_code=201, response_model=CategoryReply)
 def add_category(
-    dataset_id: int, body: NewCategory, db: Database = Depends(get_db), user: str = Depends(edit_user)
+    dataset_id: Id, body: NewCategory, db: Database = Depends(get_db), user: str = Depends(edit_user)
 ) -> dict:
     return edits.add_category(db, dataset_id, name=body.name, supercategory=body.supercategory, user=user)
 
 
 @router.post("/datasets/{dataset_id}/undo", response_model=StepReply)
-def undo(dataset_id: int, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
+def undo(dataset_id: Id, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
     return edits.undo(db, dataset_id, user)
 
 
 @router.post("/datasets/{dataset_id}/redo", response_model=StepReply)
-def redo(dataset_id: int, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
+def redo(dataset_id: Id, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
     return edits.redo(db, dataset_id, user)
 
 
 @router.get("/datasets/{dataset_id}/history", response_model=HistoryPage)
 def dataset_history(
-    dataset_id: int,
+    dataset_id: Id,
     limit: int = Query(50, ge=1, le=history.MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     db: Database = Depends(get_db),
 ) -> dict:
     return history.page(db, dataset_id=edits.require_dataset(db, dataset_id), limit=limit, offset=offset)
@@ -263,9 +272,9 @@ def dataset_history(
 
 @router.get("/samples/{sample_id}/history", response_model=HistoryPage)
 def sample_history(
-    sample_id: int,
+    sample_id: Id,
     limit: int = Query(50, ge=1, le=history.MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
     db: Database = Depends(get_db),
 ) -> dict:
     return history.page(db, sample_id=edits.require_sample(db, sample_id), limit=limit, offset=offset)

@@ -33,7 +33,16 @@ from app.services.evaluation_checks import (
     require_ready,
     require_run,
 )
-from app.services.evaluation_store import Engine, delete_results, evaluate_run, remember, store_results, token
+from app.services.evaluation_store import (
+    Engine,
+    delete_results,
+    edit_mark,
+    evaluate_run,
+    keep_dirty_since,
+    remember,
+    store_results,
+    token,
+)
 from app.services.ids import allocate
 from app.services.jobs import JobContext, JobFailed, JobManager
 from app.services.paths import resolve_in_roots
@@ -85,6 +94,7 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
     n = table.num_rows
     ctx.progress(0, n, f"evaluating {n} predictions")
     with db.cursor() as cur:
+        mark = edit_mark(cur, dataset_id)
         data = load_dataset(cur, dataset_id)
     lap("load_ground_truth")
     dt = predictions_from_table(table)
@@ -115,6 +125,7 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
         finally:
             cur.unregister("_p")
         store_results(cur, dataset_id, run, results, data, dt, dt_ids)
+        keep_dirty_since(cur, dataset_id, run, DEFAULT_IOU, mark)  # ground truth edited during the evaluation
         cur.execute(
             "INSERT INTO prediction_runs VALUES (?, ?, ?, ?, ?, ?)", [dataset_id, run, fmt, str(path), n, now()]
         )

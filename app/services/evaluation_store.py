@@ -39,7 +39,7 @@ from app.services.evaluation_checks import ALL_SPLITS, RunConflict, now, require
 
 log = logging.getLogger(__name__)
 
-RESULT_TABLES = ("eval_boxes", "eval_images", "eval_summaries")
+RESULT_TABLES = ("eval_boxes", "eval_images", "eval_summaries", "eval_dirty")
 CACHE_ENTRIES = 2  # engine states kept for incremental updates (~450 MB each at 1M boxes + 1M predictions)
 MAX_INCREMENTAL_SAMPLES = 2_000  # beyond this many edited samples a full evaluation is as quick
 
@@ -159,7 +159,7 @@ def store_results(
     iou = results.iou
     key = [dataset_id, run, iou]
     if samples is None:
-        for table in RESULT_TABLES:
+        for table in ("eval_boxes", "eval_images", "eval_summaries"):
             cur.execute(f"DELETE FROM {table} WHERE dataset_id = ? AND run = ? AND iou = ?", key)
     else:
         ids = [int(x) for x in samples]
@@ -193,6 +193,27 @@ def store_results(
         )
 
 
+# history actions that change ground truth (undo/redo of a triage is counted too: harmless, rare)
+_NOT_GROUND_TRUTH = ("triage", "review", "category")
+
+
+def edit_mark(cur: duckdb.DuckDBPyConnection, dataset_id: int) -> int:
+    """The dataset's latest history entry: read before loading ground truth for a computation."""
+    row = cur.execute("SELECT coalesce(max(id), 0) FROM edit_history WHERE dataset_id = ?", [dataset_id]).fetchone()
+    return int(row[0])
+
+
+def keep_dirty_since(cur: duckdb.DuckDBPyConnection, dataset_id: int, run: str, iou: float, mark: int) -> None:
+    """In the transaction storing results computed from ground truth read after `mark`: samples edited
+    since then may or may not be in them, so they stay stale (the next read re-does them)."""
+    cur.execute(
+        "INSERT INTO eval_dirty SELECT DISTINCT dataset_id, ?, ?, sample_id FROM edit_history "
+        "WHERE dataset_id = ? AND id > ? AND target = 'annotation' AND sample_id IS NOT NULL "
+        "AND action NOT IN (?, ?, ?)",
+        [run, iou, dataset_id, mark, *_NOT_GROUND_TRUTH],
+    )
+
+
 def _status(cur: duckdb.DuckDBPyConnection, dataset_id: int, run: str, iou: float) -> tuple[bool, list[int]]:
     """(results stored?, edited samples they are stale for: one entry per edit)."""
     require_run(cur, dataset_id, run)
@@ -209,7 +230,7 @@ def ensure_evaluated(db: Database, dataset_id: int, run: str, iou: float) -> str
     """Make the stored results at `iou` current: compute them if missing, bring them up to date after edits.
 
     Returns STORED (nothing to do), COMPUTED (first time) or RECOMPUTED (edits since; incremental when the
-    engine state is in memory). Idempotent; a concurrent edit leaves its samples stale for the next read.
+    engine state is in memory). Idempotent; an edit made while this computes stays stale for the next read.
     """
     with db.cursor() as cur:
         have, dirty = _status(cur, dataset_id, run, iou)
@@ -221,6 +242,7 @@ def ensure_evaluated(db: Database, dataset_id: int, run: str, iou: float) -> str
             have, dirty = _status(cur, dataset_id, run, iou)
             if have and not dirty:
                 return STORED
+            mark = edit_mark(cur, dataset_id)
             current = token(cur, dataset_id, run, iou)
             engine = _recall(key)
             samples = np.unique(np.asarray(dirty, np.int64))
@@ -251,11 +273,8 @@ def ensure_evaluated(db: Database, dataset_id: int, run: str, iou: float) -> str
             if run_version(cur, dataset_id, run) != current[0]:  # re-imported meanwhile: these results are stale
                 raise RunConflict(f"run {run!r} was re-imported while it was being evaluated; try again")
             store_results(cur, dataset_id, run, results, data, dt, dt.ids, samples if incremental else None)
-            still = cur.execute(
-                "SELECT count(*) FROM eval_dirty WHERE dataset_id = ? AND run = ? AND iou = ?", list(key)
-            ).fetchone()[0]
-            if still == len(dirty):  # no edit landed while we computed: current now
-                cur.execute("DELETE FROM eval_dirty WHERE dataset_id = ? AND run = ? AND iou = ?", list(key))
+            cur.execute("DELETE FROM eval_dirty WHERE dataset_id = ? AND run = ? AND iou = ?", list(key))
+            keep_dirty_since(cur, dataset_id, run, iou, mark)  # edits that landed while we computed
             stored = token(cur, dataset_id, run, iou)
         remember(key, Engine(stored, data, dt, results))
     log.info(
