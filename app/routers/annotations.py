@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.config import Settings
-from app.db import Database
-from app.deps import get_db, get_settings_dep
+from app.deps import DbDep, SettingsDep
+from app.routers.errors import errors
+from app.routers.inputs import Id, IdValue, Offset, RequestModel
 from app.services import annotations as edits
 from app.services import history
 
@@ -24,7 +24,7 @@ LOCAL_USER = "local"
 TRUSTED_PEER = "127.0.0.1"
 
 
-def edit_user(request: Request, settings: Settings = Depends(get_settings_dep)) -> str:
+def edit_user(request: Request, settings: SettingsDep) -> str:
     """Who edits: the proxy's authenticated user, believed only from the proxy itself (loopback, behind_proxy).
 
     Caddy strips any client-sent copy of the header and sets it from the login. `request.client` cannot
@@ -40,20 +40,19 @@ def edit_user(request: Request, settings: Settings = Depends(get_settings_dep)) 
     return LOCAL_USER
 
 
+UserDep = Annotated[str, Depends(edit_user)]
 Bbox = list[float]
-MAX_ID = 2**63 - 1  # ids are BIGINT: a larger number is a 422, never a database error
-MAX_VERSION = 2**31 - 1
-Id = Annotated[int, Path(ge=0, le=MAX_ID)]
+MAX_VERSION = 2**31 - 1  # annotations.version is an INTEGER: a larger number is a 422, never a database error
 
 
-class Strict(BaseModel):
+class Strict(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class CreateAnnotation(Strict):
     bbox: Bbox = Field(min_length=4, max_length=4, description="[x, y, width, height] in pixels of the shown image")
     category: str | None = Field(None, min_length=1, max_length=200, description="category name")
-    category_id: int | None = Field(None, ge=0, le=MAX_ID, description="or its id")
+    category_id: IdValue | None = Field(None, description="or its id")
     iscrowd: bool = False
 
 
@@ -63,7 +62,7 @@ class UpdateAnnotation(Strict):
     )
     bbox: Bbox | None = Field(None, min_length=4, max_length=4)
     category: str | None = Field(None, min_length=1, max_length=200)
-    category_id: int | None = Field(None, ge=0, le=MAX_ID)
+    category_id: IdValue | None = None
     iscrowd: bool | None = None
 
 
@@ -183,10 +182,8 @@ class HistoryPage(BaseModel):
     items: list[HistoryEntry]
 
 
-@router.post("/samples/{sample_id}/annotations", status_code=201, response_model=EditReply)
-def create_annotation(
-    sample_id: Id, body: CreateAnnotation, db: Database = Depends(get_db), user: str = Depends(edit_user)
-) -> dict:
+@router.post("/samples/{sample_id}/annotations", status_code=201, response_model=EditReply, responses=errors(404, 422))
+def create_annotation(sample_id: Id, body: CreateAnnotation, db: DbDep, user: UserDep) -> dict:
     return edits.create(
         db,
         sample_id,
@@ -198,10 +195,8 @@ def create_annotation(
     )
 
 
-@router.patch("/annotations/{annotation_id}", response_model=EditReply)
-def update_annotation(
-    annotation_id: Id, body: UpdateAnnotation, db: Database = Depends(get_db), user: str = Depends(edit_user)
-) -> dict:
+@router.patch("/annotations/{annotation_id}", response_model=EditReply, responses=errors(404, 409, 422, 428))
+def update_annotation(annotation_id: Id, body: UpdateAnnotation, db: DbDep, user: UserDep) -> dict:
     return edits.update(
         db,
         annotation_id,
@@ -214,67 +209,67 @@ def update_annotation(
     )
 
 
-@router.delete("/annotations/{annotation_id}", response_model=EditReply)
+@router.delete("/annotations/{annotation_id}", response_model=EditReply, responses=errors(404, 409, 422, 428))
 def delete_annotation(
     annotation_id: Id,
+    db: DbDep,
+    user: UserDep,
     version: int | None = Query(
         None, ge=1, le=MAX_VERSION, description="the version you are deleting (required; 428 without it)"
     ),
-    db: Database = Depends(get_db),
-    user: str = Depends(edit_user),
 ) -> dict:
     return edits.delete(db, annotation_id, version=version, user=user)
 
 
-@router.put("/annotations/{annotation_id}/verdict", response_model=EditReply)
-def set_verdict(
-    annotation_id: Id, body: Verdict, db: Database = Depends(get_db), user: str = Depends(edit_user)
-) -> dict:
+@router.put("/annotations/{annotation_id}/verdict", response_model=EditReply, responses=errors(404, 409, 422))
+def set_verdict(annotation_id: Id, body: Verdict, db: DbDep, user: UserDep) -> dict:
     return edits.triage(db, annotation_id, verdict=body.verdict, version=body.version, user=user)
 
 
-@router.post("/annotations/{annotation_id}/promote", status_code=201, response_model=EditReply)
-def promote_prediction(annotation_id: Id, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
+@router.post(
+    "/annotations/{annotation_id}/promote", status_code=201, response_model=EditReply, responses=errors(404, 422)
+)
+def promote_prediction(annotation_id: Id, db: DbDep, user: UserDep) -> dict:
     return edits.promote(db, annotation_id, user=user)
 
 
-@router.put("/samples/{sample_id}/review", response_model=ReviewReply)
-def set_review(sample_id: Id, body: Review, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
+@router.put("/samples/{sample_id}/review", response_model=ReviewReply, responses=errors(404, 422))
+def set_review(sample_id: Id, body: Review, db: DbDep, user: UserDep) -> dict:
     return edits.set_review(db, sample_id, status=body.status, user=user)
 
 
-@router.post("/datasets/{dataset_id}/categories", status_code=201, response_model=CategoryReply)
-def add_category(
-    dataset_id: Id, body: NewCategory, db: Database = Depends(get_db), user: str = Depends(edit_user)
-) -> dict:
+@router.post(
+    "/datasets/{dataset_id}/categories", status_code=201, response_model=CategoryReply, responses=errors(404, 409, 422)
+)
+def add_category(dataset_id: Id, body: NewCategory, db: DbDep, user: UserDep) -> dict:
     return edits.add_category(db, dataset_id, name=body.name, supercategory=body.supercategory, user=user)
 
 
-@router.post("/datasets/{dataset_id}/undo", response_model=StepReply)
-def undo(dataset_id: Id, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
+@router.post("/datasets/{dataset_id}/undo", response_model=StepReply, responses=errors(404, 409))
+def undo(dataset_id: Id, db: DbDep, user: UserDep) -> dict:
     return edits.undo(db, dataset_id, user)
 
 
-@router.post("/datasets/{dataset_id}/redo", response_model=StepReply)
-def redo(dataset_id: Id, db: Database = Depends(get_db), user: str = Depends(edit_user)) -> dict:
+@router.post("/datasets/{dataset_id}/redo", response_model=StepReply, responses=errors(404, 409))
+def redo(dataset_id: Id, db: DbDep, user: UserDep) -> dict:
     return edits.redo(db, dataset_id, user)
 
 
-@router.get("/datasets/{dataset_id}/history", response_model=HistoryPage)
+@router.get("/datasets/{dataset_id}/history", response_model=HistoryPage, responses=errors(404, 422))
 def dataset_history(
     dataset_id: Id,
+    db: DbDep,
     limit: int = Query(50, ge=1, le=history.MAX_PAGE),
-    offset: int = Query(0, ge=0, le=MAX_ID),
-    db: Database = Depends(get_db),
+    offset: Offset = 0,
 ) -> dict:
     return history.page(db, dataset_id=edits.require_dataset(db, dataset_id), limit=limit, offset=offset)
 
 
-@router.get("/samples/{sample_id}/history", response_model=HistoryPage)
+@router.get("/samples/{sample_id}/history", response_model=HistoryPage, responses=errors(404, 422))
 def sample_history(
     sample_id: Id,
+    db: DbDep,
     limit: int = Query(50, ge=1, le=history.MAX_PAGE),
-    offset: int = Query(0, ge=0, le=MAX_ID),
-    db: Database = Depends(get_db),
+    offset: Offset = 0,
 ) -> dict:
     return history.page(db, sample_id=edits.require_sample(db, sample_id), limit=limit, offset=offset)
