@@ -260,59 +260,79 @@ def test_false_positives_on_images_without_ground_truth_count():
         ev.evaluate(gt, dt, 0.5)  # type: ignore[call-arg]
 
 
+def _gt(rows) -> ev.GroundTruth:
+    return ev.GroundTruth(
+        image=[g[0] for g in rows],
+        category=[g[1] for g in rows],
+        boxes=np.array([g[2] for g in rows]).reshape(-1, 4),
+        iscrowd=[g[3] for g in rows],
+        ids=[g[4] for g in rows],
+    )
+
+
 def test_rematching_edited_images_equals_a_full_evaluation():
     """Edit the ground truth of a few images (move, relabel, delete, add boxes), re-match only those and
-    re-accumulate only the touched classes: every number equals evaluating everything again."""
+    re-accumulate only the touched classes: every number equals evaluating everything again, twice over."""
     n_images, n_cats = 50, 5
     gts, dts = synthetic(9, n_images, n_cats, crowd_rate=0.08)
-    images = list(range(1, n_images + 1))
-    m, acc, gt, dt = engine(gts, dts, n_cats, n_images=n_images)
-    errors = ev.analyse(m, gt, dt, 0.5)
+    gts = [(*g, k) for k, g in enumerate(gts)]  # with their annotation ids
+    images = np.arange(1, n_images + 1)
+    cats = np.arange(1, n_cats + 1)
+    gt = _gt(gts)
+    dt = engine(gts, dts, n_cats, n_images=n_images)[3]
+    m = ev.match(gt, dt, ev.IOU_THRESHOLDS, images=images, categories=cats)
+    acc, errors = ev.accumulate(m, gt, dt), ev.analyse(m, gt, dt, 0.5)
+    scores = ev.image_scores(m, gt, dt, errors)
+    mask = images % 2 == 0  # a split: its accumulation patches the same way
+    split_acc = ev.accumulate(m, gt, dt, image_mask=mask)
     rng = np.random.default_rng(1)
-    edited = {3, 17, 41}
-    new_gts = []
-    for k, (i, c, b, cr) in enumerate(gts):
-        if i not in edited:
-            new_gts.append((i, c, b, cr))
-        elif k % 3 == 0:
-            continue  # deleted
-        elif k % 3 == 1:
-            new_gts.append((i, c % n_cats + 1, b, cr))  # relabelled
-        else:
-            new_gts.append((i, c, [b[0] + 3, b[1] - 2, b[2] * 1.2, b[3]], cr))  # moved
-    new_gts += [(3, 2, [*rng.uniform(0, 300, 2), 40.0, 30.0], False), (41, 1, [10.0, 10.0, 50.0, 50.0], False)]
-    # the full evaluation of the edited dataset, ground truth ordered unedited first (as the patch orders it)
-    ordered = [g for g in new_gts if g[0] not in edited] + [g for g in new_gts if g[0] in edited]
-    m_full, acc_full, gt_full, _ = engine(ordered, dts, n_cats, n_images=n_images)
-    e_full = ev.analyse(m_full, gt_full, dt, 0.5)
+    next_id = 1000
+    for edited in ({3, 17, 41}, {17, 22}):
+        new_gts = []
+        for k, (i, c, b, cr, gid) in enumerate(gts):
+            if i not in edited:
+                new_gts.append((i, c, b, cr, gid))
+            elif k % 3 == 0:
+                continue  # deleted
+            elif k % 3 == 1:
+                new_gts.append((i, c % n_cats + 1, b, cr, gid))  # relabelled
+            else:
+                new_gts.append((i, c, [b[0] + 3, b[1] - 2, b[2] * 1.2, b[3]], cr, gid))  # moved
+        for i in sorted(edited):
+            new_gts.append((i, int(rng.integers(1, n_cats + 1)), [*rng.uniform(0, 300, 2), 40.0, 30.0], False, next_id))
+            next_id += 1
+        gts = new_gts
+        sub = sorted((g for g in gts if g[0] in edited), key=lambda g: g[4])
+        p = ev.rematch_images(gt, dt, m, errors, scores, np.array(sorted(edited)), _gt(sub))
+        acc = ev.accumulate(p.m, p.gt, dt, previous=acc, classes=p.classes)
+        split_acc = ev.accumulate(p.m, p.gt, dt, image_mask=mask, previous=split_acc, classes=p.classes)
+        gt, m, errors, scores = p.gt, p.m, p.errors, p.images
 
-    sub = [g for g in new_gts if g[0] in edited]
-    new_gt = ev.GroundTruth(
-        image=[g[0] for g in sub],
-        category=[g[1] for g in sub],
-        boxes=np.array([g[2] for g in sub]).reshape(-1, 4),
-        iscrowd=[g[3] for g in sub],
-        ids=np.arange(1000, 1000 + len(sub)),
-    )
-    p = ev.rematch_images(gt, dt, m, errors, np.array(sorted(edited)), new_gt)
-    acc_p = ev.accumulate(p.m, p.gt, dt, previous=acc, classes=p.classes)
-    np.testing.assert_array_equal(acc_p.precision, acc_full.precision)
-    np.testing.assert_array_equal(acc_p.tp, acc_full.tp)
-    np.testing.assert_array_equal(acc_p.fn, acc_full.fn)
-    np.testing.assert_array_equal(p.m.dt_match, m_full.dt_match)
-    np.testing.assert_array_equal(p.errors.dt_code, e_full.dt_code)
-    np.testing.assert_array_equal(p.errors.dt_partner, e_full.dt_partner)
-    np.testing.assert_array_equal(p.errors.gt_partner, e_full.gt_partner)
-    np.testing.assert_array_equal(p.errors.confusion, e_full.confusion)
-    assert p.errors.counts == e_full.counts
-    mask = np.array([i % 2 == 0 for i in images])  # a split: its accumulation patches the same way
-    split_before = ev.accumulate(m, gt, dt, image_mask=mask)
-    np.testing.assert_array_equal(
-        ev.accumulate(p.m, p.gt, dt, image_mask=mask, previous=split_before, classes=p.classes).precision,
-        ev.accumulate(m_full, gt_full, dt, image_mask=mask).precision,
-    )
-    a = ev.image_scores(p.m, p.gt, dt, p.errors)
-    b = ev.image_scores(m_full, gt_full, dt, e_full)
-    for key in a:
-        np.testing.assert_array_equal(a[key], b[key])
-    assert ev.summarise(p.m, acc_p, 0.5, errors=p.errors) == ev.summarise(m_full, acc_full, 0.5, errors=e_full)
+        # the full evaluation of the edited dataset (ground truth in id order, as the database loads it)
+        gt_full = _gt(sorted(gts, key=lambda g: g[4]))
+        m_full = ev.match(gt_full, dt, ev.IOU_THRESHOLDS, images=images, categories=cats)
+        acc_full, e_full = ev.accumulate(m_full, gt_full, dt), ev.analyse(m_full, gt_full, dt, 0.5)
+        np.testing.assert_array_equal(acc.precision, acc_full.precision)
+        np.testing.assert_array_equal(acc.recall, acc_full.recall)
+        for name in ("tp", "fp", "fn", "n_gt", "n_dt"):
+            np.testing.assert_array_equal(getattr(acc, name), getattr(acc_full, name))
+        np.testing.assert_array_equal(
+            split_acc.precision, ev.accumulate(m_full, gt_full, dt, image_mask=mask).precision
+        )
+
+        def ids(g: ev.GroundTruth, index: np.ndarray) -> np.ndarray:
+            return np.where(index >= 0, g.ids[np.maximum(index, 0)], -1)
+
+        np.testing.assert_array_equal(ids(gt, m.dt_match), ids(gt_full, m_full.dt_match))
+        np.testing.assert_array_equal(errors.dt_code, e_full.dt_code)
+        np.testing.assert_array_equal(ids(gt, errors.dt_partner), ids(gt_full, e_full.dt_partner))
+        live = m.gt_cat >= 0
+        assert sorted(gt.ids[live]) == sorted(gt_full.ids)
+        by_id = dict(zip(gt.ids[live], errors.gt_partner[live], strict=True))
+        assert by_id == dict(zip(gt_full.ids, e_full.gt_partner, strict=True))
+        np.testing.assert_array_equal(errors.confusion, e_full.confusion)
+        assert errors.counts == e_full.counts
+        full_scores = ev.image_scores(m_full, gt_full, dt, e_full)
+        for key in scores:
+            np.testing.assert_array_equal(scores[key], full_scores[key])
+        assert ev.summarise(m, acc, 0.5, errors=errors) == ev.summarise(m_full, acc_full, 0.5, errors=e_full)

@@ -23,7 +23,7 @@ before the rounds. Work is chunked so the pair arrays stay bounded in memory.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -298,6 +298,10 @@ class Accumulated:
     fn: np.ndarray  # (T, K)
     n_gt: np.ndarray  # (K,) non-ignored ground truth
     n_dt: np.ndarray  # (K,) evaluated detections
+    # the detections of this image subset in accumulation order and each class's slice of it: predictions
+    # never change after import, so an update of some images' ground truth reuses them
+    order: np.ndarray | None = None
+    bounds: np.ndarray | None = None
 
 
 def accumulate(
@@ -316,40 +320,56 @@ def accumulate(
     precision of a class depends on nothing but its own score-sorted TP/FP list and ground-truth count.
     """
     T, R, K = len(m.thresholds), len(RECALL_THRESHOLDS), len(m.categories)
-    precision = -np.ones((T, R, K))
-    recall = -np.ones((T, K))
-    tp_c, fp_c, fn_c = (np.zeros((T, K), np.int64) for _ in range(3))
-    n_gt_c, n_dt_c = np.zeros(K, np.int64), np.zeros(K, np.int64)
+    patch = previous is not None and classes is not None
+    if patch:
+        assert previous is not None and classes is not None
+        precision, recall = previous.precision.copy(), previous.recall.copy()
+        tp_c, fp_c, fn_c = previous.tp.copy(), previous.fp.copy(), previous.fn.copy()
+        n_gt_c, n_dt_c = previous.n_gt.copy(), previous.n_dt.copy()
+        todo: Any = sorted({int(k) for k in classes if 0 <= k < K})
+        precision[:, :, todo], recall[:, todo] = -1, -1
+    else:
+        precision = -np.ones((T, R, K))
+        recall = -np.ones((T, K))
+        tp_c, fp_c, fn_c = (np.zeros((T, K), np.int64) for _ in range(3))
+        n_gt_c, n_dt_c = np.zeros(K, np.int64), np.zeros(K, np.int64)
+        todo = range(K)
 
     g_sel = m.gt_cat >= 0
-    d_sel = m.dt_kept.copy()
+    if patch:
+        wanted = np.zeros(K + 1, bool)
+        wanted[todo] = True
+        g_sel &= wanted[m.gt_cat]  # gt_cat -1 lands on the last slot: False
     if image_mask is not None:
         g_sel &= image_mask[np.maximum(m.gt_img, 0)] & (m.gt_img >= 0)
-        d_sel &= image_mask[np.maximum(m.dt_img, 0)] & (m.dt_img >= 0)
     g_idx = np.flatnonzero(g_sel & ~m.gt_ignore)
-    npig = np.bincount(m.gt_cat[g_idx], minlength=K)
-    missed = np.stack([np.bincount(m.gt_cat[g_idx], weights=m.gt_match[g_idx, t] < 0, minlength=K) for t in range(T)])
-    fn_c[:] = missed.astype(np.int64) if T else fn_c
-    n_gt_c[:] = npig
+    g_cat = m.gt_cat[g_idx]
+    npig = np.bincount(g_cat, minlength=K)
+    unmatched = m.gt_match[g_idx] < 0  # one gather for every threshold
+    missed = np.stack([np.bincount(g_cat, weights=unmatched[:, t], minlength=K) for t in range(T)]) if T else None
+    if patch:
+        if T:
+            fn_c[:, todo] = missed[:, todo].astype(np.int64)
+        n_gt_c[todo] = npig[todo]
+    else:
+        if T:
+            fn_c[:] = missed.astype(np.int64)
+        n_gt_c[:] = npig
 
-    if m.accumulation_order is None:
-        # per category: score descending, stable over (image id, rank in group): pycocotools' concatenation
-        # order. Computed once over all kept detections; a subset of images keeps the same relative order.
-        kept = np.flatnonzero(m.dt_kept)
-        m.accumulation_order = kept[np.lexsort((m.dt_rank[kept], m.dt_img[kept], -dt.score[kept], m.dt_cat[kept]))]
-    d_idx = m.accumulation_order
-    if image_mask is not None:
-        d_idx = d_idx[d_sel[d_idx]]
-    cat_of = m.dt_cat[d_idx]
-    bounds = np.searchsorted(cat_of, np.arange(K + 1))
+    if previous is not None and previous.order is not None and previous.bounds is not None:
+        d_idx, bounds = previous.order, previous.bounds
+    else:
+        if m.accumulation_order is None:
+            # per category: score descending, stable over (image id, rank in group): pycocotools' concatenation
+            # order. Computed once over all kept detections; a subset of images keeps the same relative order.
+            kept = np.flatnonzero(m.dt_kept)
+            m.accumulation_order = kept[np.lexsort((m.dt_rank[kept], m.dt_img[kept], -dt.score[kept], m.dt_cat[kept]))]
+        d_idx = m.accumulation_order
+        if image_mask is not None:
+            d_sel = m.dt_kept & (m.dt_img >= 0) & image_mask[np.maximum(m.dt_img, 0)]
+            d_idx = d_idx[d_sel[d_idx]]
+        bounds = np.searchsorted(m.dt_cat[d_idx], np.arange(K + 1))
     n_dt_c[:] = np.diff(bounds)
-    todo = range(K)
-    if previous is not None and classes is not None:
-        precision, recall = previous.precision.copy(), previous.recall.copy()
-        tp_c, fp_c = previous.tp.copy(), previous.fp.copy()
-        todo = sorted({int(k) for k in classes if 0 <= k < K})
-        for k in todo:
-            precision[:, :, k], recall[:, k] = -1, -1
     eps = np.spacing(1)
     for k in todo:
         a, b = bounds[k], bounds[k + 1]
@@ -379,7 +399,7 @@ def accumulate(
         else:
             recall[:, k] = 0.0
             precision[:, :, k] = 0.0
-    return Accumulated(precision, recall, tp_c, fp_c, fn_c, n_gt_c, n_dt_c)
+    return Accumulated(precision, recall, tp_c, fp_c, fn_c, n_gt_c, n_dt_c, order=d_idx, bounds=bounds)
 
 
 def mean_valid(values: np.ndarray) -> float:
@@ -734,6 +754,7 @@ class Patched:
     gt: GroundTruth
     m: Matching
     errors: ErrorAnalysis
+    images: dict[str, np.ndarray]  # image_scores, updated at the re-matched images
     classes: np.ndarray  # category positions whose AP may have changed
 
 
@@ -742,22 +763,25 @@ def rematch_images(
     dt: Predictions,
     m: Matching,
     errors: ErrorAnalysis,
+    per_image: dict[str, np.ndarray],
     images: np.ndarray,
     new_gt: GroundTruth,
 ) -> Patched:
     """Replace the ground truth of `images` by `new_gt` (their boxes as they are now) and re-match them only.
 
     Matching and error analysis are per image, so only these images' decisions change; predictions are not
-    edited, so their order, ranks and the accumulation order stay valid. The new boxes go to the end of the
-    ground-truth arrays (their order among themselves is theirs, which is all pycocotools' ties depend on).
-    The caller re-accumulates the returned `classes` and recomputes image scores.
+    edited, so their order, ranks and the accumulation order stay valid. The images' old ground-truth rows
+    stay where they are, retired (not evaluated), so every index held elsewhere stays right; the new boxes
+    are appended (their order among themselves is all pycocotools' ties depend on). Work is proportional to
+    the edited images, apart from appending to the ground-truth columns.
+
+    `m` and `errors` are updated in place (the detection columns) and returned extended: the caller owns
+    them and must not use the old objects again. The caller re-accumulates the returned `classes`.
     """
     images = np.unique(np.asarray(images, np.int64))
-    old_in = np.isin(gt.image, images)
-    keep = np.flatnonzero(~old_in)
-    n_keep = len(keep)
-    remap = np.full(len(gt) + 1, -1, np.int64)  # old gt index -> new; index -1 maps to -1 via the last slot
-    remap[keep] = np.arange(n_keep)
+    K = len(m.categories)
+    old = np.flatnonzero(np.isin(gt.image, images) & (m.gt_img >= 0))
+    n_old = len(gt)
     d_sel = np.flatnonzero(np.isin(dt.image, images))
     sub_dt = Predictions(
         image=dt.image[d_sel],
@@ -768,81 +792,79 @@ def rematch_images(
     )
     sm = match(new_gt, sub_dt, m.thresholds, images=images, categories=m.categories)
     se = analyse(sm, new_gt, sub_dt, errors.threshold)
+    sub_scores = image_scores(sm, new_gt, sub_dt, se)
 
-    def gt_index(sub: np.ndarray) -> np.ndarray:  # sub-problem gt index -> merged index (-1 stays)
-        return np.where(sub >= 0, sub + n_keep, -1)
+    def gt_index(sub: np.ndarray) -> np.ndarray:  # sub-problem gt index -> extended index (-1 stays)
+        return np.where(sub >= 0, sub + n_old, -1)
 
     def dt_index(sub: np.ndarray) -> np.ndarray:  # sub-problem dt index -> full index (-1 stays)
         if len(d_sel) == 0:
             return np.full(sub.shape, -1, np.int64)
         return np.where(sub >= 0, d_sel[np.maximum(sub, 0)], -1)
 
-    def cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return np.concatenate([a[keep], b])
+    touched = np.concatenate([m.gt_cat[old], sm.gt_cat, m.dt_cat[d_sel]])
+    classes = np.unique(touched[touched >= 0])
 
-    merged_gt = GroundTruth(
+    # confusion matrix and counts: take these images' old contributions out, put the new ones in
+    confusion = errors.confusion.copy()
+    d_in = d_sel[errors.dt_in_matrix[d_sel]]
+    np.add.at(confusion, (np.where(errors.cm_actual[d_in] >= 0, errors.cm_actual[d_in], K), m.dt_cat[d_in]), -1)
+    g_in = old[errors.gt_in_matrix[old]]
+    np.add.at(confusion, (m.gt_cat[g_in], np.full(len(g_in), K)), -1)
+    confusion += se.confusion
+    counts = dict(errors.counts)
+    for name in PREDICTION_CATEGORIES:
+        counts[name] += se.counts[name] - int((errors.dt_code[d_sel] == _CAT_CODES[name]).sum())
+    counts[MISSED] += se.counts[MISSED] - int(errors.gt_missed[old].sum())
+
+    # detections: in place
+    m.dt_match[d_sel] = gt_index(sm.dt_match)
+    m.dt_iou[d_sel] = sm.dt_iou
+    m.dt_ignore[d_sel] = sm.dt_ignore
+    errors.dt_category[d_sel] = se.dt_category
+    errors.dt_code[d_sel] = se.dt_code
+    errors.dt_partner[d_sel] = gt_index(se.dt_partner)
+    errors.dt_iou[d_sel] = se.dt_iou
+    errors.cm_actual[d_sel] = se.cm_actual
+    errors.dt_in_matrix[d_sel] = se.dt_in_matrix
+    # old ground truth of these images: retired
+    m.gt_img[old], m.gt_cat[old], m.gt_match[old] = -1, -1, -1
+    errors.gt_missed[old], errors.gt_in_matrix[old], errors.gt_category[old] = False, False, None
+    errors.gt_partner[old], errors.gt_confused_by[old] = -1, -1
+
+    def cat(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.concatenate([a, b])
+
+    extended = GroundTruth(
         image=cat(gt.image, new_gt.image),
         category=cat(gt.category, new_gt.category),
-        boxes=np.concatenate([gt.boxes[keep], new_gt.boxes]),
+        boxes=np.concatenate([gt.boxes, new_gt.boxes]),
         iscrowd=cat(gt.iscrowd, new_gt.iscrowd),
         area=cat(gt.area, new_gt.area),
         ids=cat(gt.ids, new_gt.ids),
     )
-    dt_match = remap[m.dt_match]
-    dt_match[d_sel] = gt_index(sm.dt_match)
-    dt_iou, dt_ignore = m.dt_iou.copy(), m.dt_ignore.copy()
-    dt_iou[d_sel], dt_ignore[d_sel] = sm.dt_iou, sm.dt_ignore
-    mm = Matching(
-        thresholds=m.thresholds,
-        categories=m.categories,
-        images=m.images,
+    mm = replace(
+        m,
         gt_img=cat(m.gt_img, _codes(new_gt.image, m.images)),
         gt_cat=cat(m.gt_cat, sm.gt_cat),
         gt_ignore=cat(m.gt_ignore, sm.gt_ignore),
-        gt_match=np.concatenate([m.gt_match[keep], dt_index(sm.gt_match)]),
-        dt_img=m.dt_img,
-        dt_cat=m.dt_cat,
-        dt_rank=m.dt_rank,
-        dt_kept=m.dt_kept,
-        dt_match=dt_match,
-        dt_iou=dt_iou,
-        dt_ignore=dt_ignore,
-        accumulation_order=m.accumulation_order,
+        gt_match=np.concatenate([m.gt_match, dt_index(sm.gt_match)]),
     )
-
-    def put(full: np.ndarray, sub: np.ndarray) -> np.ndarray:
-        out = full.copy()
-        out[d_sel] = sub
-        return out
-
-    dt_partner = remap[errors.dt_partner]
-    dt_partner[d_sel] = gt_index(se.dt_partner)
-    K = len(m.categories)
-    dt_code = put(errors.dt_code, se.dt_code)
-    cm_actual = put(errors.cm_actual, se.cm_actual)
-    dt_in = put(errors.dt_in_matrix, se.dt_in_matrix)
-    gt_missed = cat(errors.gt_missed, se.gt_missed)
-    gt_in = cat(errors.gt_in_matrix, se.gt_in_matrix)
-    counts = {name: int((dt_code == _CAT_CODES[name]).sum()) for name in PREDICTION_CATEGORIES}
-    counts[MISSED] = int(gt_missed.sum())
-    ee = ErrorAnalysis(
-        threshold=errors.threshold,
-        dt_category=put(errors.dt_category, se.dt_category),
-        dt_code=dt_code,
-        gt_missed=gt_missed,
-        dt_partner=dt_partner,
-        dt_iou=put(errors.dt_iou, se.dt_iou),
+    ee = replace(
+        errors,
+        gt_missed=cat(errors.gt_missed, se.gt_missed),
         gt_category=cat(errors.gt_category, se.gt_category),
-        gt_partner=np.concatenate([errors.gt_partner[keep], dt_index(se.gt_partner)]),
+        gt_partner=cat(errors.gt_partner, dt_index(se.gt_partner)),
         gt_iou=cat(errors.gt_iou, se.gt_iou),
-        gt_confused_by=np.concatenate([errors.gt_confused_by[keep], dt_index(se.gt_confused_by)]),
-        cm_actual=cm_actual,
+        gt_confused_by=cat(errors.gt_confused_by, dt_index(se.gt_confused_by)),
         cm_predicted_gt=cat(errors.cm_predicted_gt, se.cm_predicted_gt),
-        dt_in_matrix=dt_in,
-        gt_in_matrix=gt_in,
-        confusion=_confusion(mm, cm_actual, dt_in, gt_in, K),
+        gt_in_matrix=cat(errors.gt_in_matrix, se.gt_in_matrix),
+        confusion=confusion,
         counts=counts,
     )
-    touched = np.concatenate([m.gt_cat[np.flatnonzero(old_in)], sm.gt_cat, m.dt_cat[d_sel]])
-    classes = np.unique(touched[touched >= 0])
-    return Patched(gt=merged_gt, m=mm, errors=ee, classes=classes)
+    pos = np.searchsorted(m.images, sm.images)
+    scores = {}
+    for key, values in per_image.items():
+        scores[key] = values.copy()
+        scores[key][pos] = sub_scores[key]
+    return Patched(gt=extended, m=mm, errors=ee, images=scores, classes=classes)

@@ -76,15 +76,24 @@ def _summarise(
     iou: float,
     m: ev.Matching,
     errors: ev.ErrorAnalysis,
+    per_image: dict[str, np.ndarray] | None = None,
     previous: RunResults | None = None,
     classes: np.ndarray | None = None,
+    samples: np.ndarray | None = None,
 ) -> RunResults:
-    per_image = ev.image_scores(m, data.gt, dt, errors)
+    """Accumulate and summarise every split; with `previous`, only the touched classes of the splits that hold
+    one of the re-matched `samples` (the other splits' numbers cannot have changed)."""
+    if per_image is None:
+        per_image = ev.image_scores(m, data.gt, dt, errors)
     masks = previous.masks if previous is not None else _split_masks(data)
     summaries: dict[str, dict[str, Any]] = {}
     accumulated: dict[str, ev.Accumulated] = {}
+    edited = np.isin(data.sample_ids, samples) if samples is not None else None
     for split, mask in masks.items():
         before = previous.accumulated.get(split) if previous is not None else None
+        if before is not None and edited is not None and mask is not None and not (mask & edited).any():
+            accumulated[split], summaries[split] = before, previous.summaries[split]  # type: ignore[union-attr]
+            continue
         acc = ev.accumulate(m, data.gt, dt, image_mask=mask, previous=before, classes=classes if before else None)
         accumulated[split] = acc
         summaries[split] = ev.summarise(m, acc, iou, errors=errors, category_names=data.category_names, image_mask=mask)
@@ -100,10 +109,15 @@ def evaluate_run(data: DatasetData, dt: ev.Predictions, iou: float) -> RunResult
 def update_run(
     data: DatasetData, dt: ev.Predictions, results: RunResults, samples: np.ndarray, new_gt: ev.GroundTruth
 ) -> tuple[DatasetData, RunResults]:
-    """The results after the ground truth of `samples` became `new_gt`: re-match those images only."""
-    p = ev.rematch_images(data.gt, dt, results.m, results.errors, samples, new_gt)
+    """The results after the ground truth of `samples` became `new_gt`: re-match those images only.
+
+    Consumes `results` (its engine state is updated in place): on failure the caller forgets it."""
+    p = ev.rematch_images(data.gt, dt, results.m, results.errors, results.images, samples, new_gt)
     new_data = DatasetData(data.sample_ids, data.splits, data.category_ids, data.category_names, p.gt)
-    return new_data, _summarise(new_data, dt, results.iou, p.m, p.errors, previous=results, classes=p.classes)
+    summary = _summarise(
+        new_data, dt, results.iou, p.m, p.errors, p.images, previous=results, classes=p.classes, samples=samples
+    )
+    return new_data, summary
 
 
 @dataclass
@@ -127,6 +141,11 @@ def remember(key: tuple[int, str, float], engine: Engine) -> None:
         _engines.move_to_end(key)
         while len(_engines) > CACHE_ENTRIES:
             _engines.popitem(last=False)
+
+
+def forget(key: tuple[int, str, float]) -> None:
+    with _engines_lock:
+        _engines.pop(key, None)
 
 
 def _recall(key: tuple[int, str, float]) -> Engine | None:
@@ -264,6 +283,7 @@ def ensure_evaluated(db: Database, dataset_id: int, run: str, iou: float) -> str
                 dt = load_run(cur, dataset_id, run)
         if incremental:
             assert engine is not None
+            forget(key)  # updated in place below: never reused unless it is stored again
             dt = engine.dt
             data, results = update_run(engine.data, dt, engine.results, samples, new_gt)
         else:
