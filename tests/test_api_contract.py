@@ -179,7 +179,13 @@ def test_every_operation_keeps_the_schema(case: schemathesis.Case, seeded: dict)
 
 def test_reads_were_answered_with_real_data() -> None:
     """The run above reached the seeded records: every read answered 2xx at least once (not only 404s)."""
-    reads = [f"GET {p}" for p, ops in RAW["paths"].items() if "get" in ops]
+    # Reads whose path ids are all seeded (a route added with another kind of id needs a placeholder above).
+    seeded_ids = {"dataset_id", "sample_id", "view_id", "job_id", "run"}
+    reads = [
+        f"GET {path}"
+        for path, ops in RAW["paths"].items()
+        if "get" in ops and {p["name"] for p in ops["get"].get("parameters", []) if p["in"] == "path"} <= seeded_ids
+    ]
     assert ANSWERS, "the schemathesis run did not happen"
     never = [op for op in reads if not any(200 <= code < 300 for code in ANSWERS.get(op, ()))]
     assert not never, never
