@@ -1,5 +1,7 @@
-"""`datavisor` command: `datavisor serve` runs the API exactly as `make run` and the systemd unit do;
-`datavisor backup` asks the running server for a consistent copy of its database."""
+"""`datavisor` command. `datavisor serve` is the one way DataVisor is started: `make run`, the tests, the
+native systemd unit, the container unit and the image's CMD all run it, so uvicorn's flags exist once, here.
+`datavisor backup` asks the running server for a consistent copy of its database.
+"""
 
 from __future__ import annotations
 
@@ -8,28 +10,33 @@ import json
 import sys
 from pathlib import Path
 
-from app.config import ConfigError, get_settings
+from app.config import ConfigError, Settings, get_settings
+
+
+def uvicorn_options(settings: Settings) -> dict[str, object]:
+    """Every uvicorn option DataVisor runs with, from Settings."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "workers": 1,  # DuckDB has one writer: never more than one process
+        "timeout_graceful_shutdown": settings.graceful_shutdown_timeout,
+        "log_level": settings.log_level,
+        # Behind the proxy, X-Forwarded-* are trusted from the proxy's address alone; otherwise never.
+        "proxy_headers": settings.behind_proxy,
+        "forwarded_allow_ips": settings.forwarded_allow_ips if settings.behind_proxy else [],
+    }
 
 
 def serve() -> int:
     import uvicorn
 
-    settings = get_settings()
-    uvicorn.run(
-        "app.main:app",
-        host=settings.host,
-        port=settings.port,
-        workers=1,  # DuckDB has one writer: never more than one process
-        timeout_graceful_shutdown=settings.graceful_shutdown_timeout,
-        log_level=settings.log_level,
-        proxy_headers=settings.behind_proxy,
-        forwarded_allow_ips="127.0.0.1" if settings.behind_proxy else None,
-    )
+    uvicorn.run("app.main:app", **uvicorn_options(get_settings()))  # type: ignore[arg-type]
     return 0
 
 
 def show_config() -> int:
-    print(json.dumps(get_settings().model_dump(mode="json"), indent=2))
+    settings = get_settings()
+    print(json.dumps({**settings.model_dump(mode="json"), "uvicorn": uvicorn_options(settings)}, indent=2))
     return 0
 
 
@@ -57,8 +64,8 @@ def backup(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="datavisor", description="DataVisor dataset introspection backend")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("serve", help="serve the API (one uvicorn worker, graceful shutdown from settings)")
-    sub.add_parser("config", help="print the effective settings as JSON")
+    sub.add_parser("serve", help="serve the API: one uvicorn worker, host, port, graceful timeout, proxy from settings")
+    sub.add_parser("config", help="print the effective settings and uvicorn options as JSON")
     backup_parser = sub.add_parser(
         "backup",
         help="have the running server write a consistent copy of its database (exit 3: no server runs)",

@@ -1,12 +1,17 @@
 """Settings: the one place environment variables are read.
 
-Every setting is `DATAVISOR_<NAME>` in the environment or in a `.env` file in the working directory.
+Every setting is `DATAVISOR_<NAME>` in the environment or in an env file. The env file is read only from
+an explicit place: `DATAVISOR_ENV_FILE=PATH` (a missing file is an error), none when it is set empty (the
+units and the image: their settings come from the environment alone), and `.env` in the working directory
+only when it is unset (development: `make run` in a checkout). A service never reads settings from a
+directory it can write to.
 List settings accept JSON (`["a","b"]`) or a comma-separated string (`a,b`).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +21,8 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "DATAVISOR_"
+ENV_FILE_VARIABLE = "DATAVISOR_ENV_FILE"
+DEVELOPMENT_ENV_FILE = Path(".env")
 _BYTE_SIZE = re.compile(r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
 
 
@@ -33,7 +40,7 @@ def _split_list(value: object) -> object:
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
-        env_file=".env",
+        env_file=None,  # load_settings() passes the one file it may read
         env_file_encoding="utf-8",
         extra="ignore",
         validate_default=True,
@@ -46,7 +53,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address uvicorn binds to.")
     port: int = Field(8000, ge=1, le=65535, description="TCP port uvicorn binds to.")
     behind_proxy: bool = Field(
-        False, description="Served same-origin behind a reverse proxy: no CORS middleware at all."
+        False,
+        description="Served same-origin behind a reverse proxy: no CORS middleware at all, X-Forwarded-* "
+        "headers trusted from forwarded_allow_ips.",
+    )
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Addresses whose X-Forwarded-* headers are trusted when behind_proxy (the local proxy).",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000"],
@@ -85,7 +98,7 @@ class Settings(BaseSettings):
         "info", description="Log level of the app and uvicorn."
     )
 
-    @field_validator("cors_origins", "data_roots", "plugins_enabled", mode="before")
+    @field_validator("cors_origins", "data_roots", "plugins_enabled", "forwarded_allow_ips", mode="before")
     @classmethod
     def _lists(cls, value: object) -> object:
         return _split_list(value)
@@ -152,7 +165,22 @@ def describe_validation_error(error: ValidationError) -> str:
     return "invalid configuration: " + "; ".join(parts)
 
 
+def env_file() -> Path | None:
+    """The one env file settings may come from (see the module docstring)."""
+    value = os.environ.get(ENV_FILE_VARIABLE)
+    if value is None:
+        return DEVELOPMENT_ENV_FILE
+    if not value.strip():
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"invalid configuration: {ENV_FILE_VARIABLE}: {path} is not a file")
+    return path
+
+
 def load_settings(**overrides: object) -> Settings:
+    if "_env_file" not in overrides:
+        overrides["_env_file"] = env_file()
     try:
         return Settings(**overrides)
     except ValidationError as error:

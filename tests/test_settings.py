@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -57,13 +58,49 @@ def test_cors_origins_accept_json_and_commas(monkeypatch: pytest.MonkeyPatch, va
     assert load_settings(_env_file=None).cors_origins == expected
 
 
-def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dotenv_in_the_working_directory_is_read_only_in_development(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("DATAVISOR_BEHIND_PROXY", raising=False)
+    monkeypatch.delenv("DATAVISOR_PORT", raising=False)
+    monkeypatch.delenv("DATAVISOR_ENV_FILE", raising=False)
     (tmp_path / ".env").write_text("DATAVISOR_BEHIND_PROXY=true\nDATAVISOR_PORT=9123\n")
     monkeypatch.chdir(tmp_path)
-    settings = load_settings()
+    settings = load_settings()  # DATAVISOR_ENV_FILE unset: a checkout's .env
     assert settings.behind_proxy is True
     assert settings.port == 9123
+    # DATAVISOR_ENV_FILE empty (the units, the image): the working directory's .env is never read.
+    monkeypatch.setenv("DATAVISOR_ENV_FILE", "")
+    settings = load_settings()
+    assert settings.behind_proxy is False
+    assert settings.port == 8000
+
+
+def test_env_file_from_an_explicit_path_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATAVISOR_PORT", raising=False)
+    (tmp_path / ".env").write_text("DATAVISOR_PORT=9123\n")
+    explicit = tmp_path / "etc" / "datavisor.env"
+    explicit.parent.mkdir()
+    explicit.write_text("DATAVISOR_PORT=9200\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATAVISOR_ENV_FILE", str(explicit))
+    assert load_settings().port == 9200
+    monkeypatch.setenv("DATAVISOR_ENV_FILE", str(tmp_path / "missing.env"))
+    with pytest.raises(ConfigError, match="DATAVISOR_ENV_FILE: .*missing.env is not a file"):
+        load_settings()
+
+
+def test_a_served_process_ignores_a_planted_env_file(tmp_path: Path) -> None:
+    """What a service-writable working directory could plant is not read when DATAVISOR_ENV_FILE is empty."""
+    (tmp_path / ".env").write_text("DATAVISOR_PLUGINS_ENABLED=evil\nDATAVISOR_EMBEDDING_MODEL=/tmp/evil.pt\n")
+    show = [sys.executable, "-m", "app.cli", "config"]
+    env = clean_env(PYTHONPATH=str(ROOT))
+    planted = json.loads(subprocess.run(show, cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout)
+    assert planted["plugins_enabled"] == ["evil"]  # the development default does read it: the test can fail
+    env["DATAVISOR_ENV_FILE"] = ""
+    out = json.loads(subprocess.run(show, cwd=tmp_path, env=env, capture_output=True, text=True, check=True).stdout)
+    assert out["plugins_enabled"] is None
+    assert out["embedding_model"] is None
 
 
 @pytest.mark.parametrize(
