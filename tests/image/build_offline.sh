@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
-# Build Dockerfile.backend with no image registry: local stand-ins for its two base images, made from
-# Debian packages and the uv wheel, and a local wheelhouse. Used by `make image-test`.
+# Build Dockerfile.backend with no image registry and no package index: local stand-ins for its two base
+# images, made from Debian packages and the uv wheel, and an offline package source (a uv cache of the
+# lock's runtime set plus the +cpu torch wheel). Used by `make image-test`.
 #
 #   tests/image/build_offline.sh IMAGE_TAG
 #
-# Environment (the Makefile passes them): UV (the uv binary), UV_VERSION, TORCH_VERSION, TORCH_WHEELS (a directory with
-# torch-<version>+cpu-cp311-*.whl, or empty to download it from TORCH_INDEX), TORCH_INDEX, PYTHON (a Python 3.11
-# with pip: the Makefile passes the .tools venv),
-# DEBIAN_MIRROR. Stand-ins and the wheelhouse are reused when present (delete them to rebuild:
-# `docker rmi datavisor-stand-in/python:3.11-bookworm datavisor-stand-in/uv:$UV_VERSION`, rm -rf build/image).
+# Environment (the Makefile passes them): UV (the uv binary), UV_VERSION, TORCH_WHEELS (a directory with
+# torch-<pin>+cpu-cp311-*.whl, or empty to download it from TORCH_INDEX), TORCH_INDEX, PYTHON (a Python
+# 3.11 with pip: the Makefile passes the .tools venv), DEBIAN_MIRROR. Stand-ins and the offline source are
+# reused when present (delete them to rebuild: `docker rmi datavisor-stand-in/python:3.11-bookworm
+# datavisor-stand-in/uv:$UV_VERSION`, rm -rf build/image).
 #
 # Stand-ins, not the real thing: Debian bookworm's Python is 3.11 (the production base is
-# python:3.14-slim), so the wheelhouse holds cp311 wheels. Everything else (the Dockerfile, the lock,
-# the filter, the torch build) is the production path.
+# python:3.14-slim), so the cache holds cp311 wheels. Everything else (the Dockerfile, the lock, the
+# exclusions, the hash-checked torch build) is the production path.
 set -euo pipefail
 
 tag=${1:?usage: build_offline.sh IMAGE_TAG}
 cd "$(dirname "$0")/../.."
 
-: "${UV_VERSION:?}" "${TORCH_VERSION:?}"
+: "${UV_VERSION:?}"
 PYTHON=${PYTHON:-python3}
 UV=${UV:-uv}
 TORCH_WHEELS=${TORCH_WHEELS:-}
@@ -27,7 +28,7 @@ DEBIAN_MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 DEBIAN_SUITE=bookworm
 
 work=build/image
-wheelhouse=$work/wheelhouse
+offline=$work/offline
 python_image=datavisor-stand-in/python:3.11-$DEBIAN_SUITE
 uv_image=datavisor-stand-in/uv:$UV_VERSION
 mkdir -p "$work"
@@ -74,39 +75,39 @@ EOF
     rm -rf "$uvdir"
 fi
 
-# -- wheelhouse: every runtime wheel of the lock for cp311, plus the +cpu torch -----------------------
-if [ ! -f "$wheelhouse/.complete" ] || [ uv.lock -nt "$wheelhouse/.complete" ] \
-        || [ pyproject.toml -nt "$wheelhouse/.complete" ]; then
-    say "filling $wheelhouse"
-    # pip picks wheels for the Python running it: it must match the stand-in (CPython 3.11, x86_64
-    # glibc Linux), which bookworm's Debian host Python does.
-    "$PYTHON" -c 'import platform, sys; sys.exit(None if sys.version_info[:2] == (3, 11) and platform.machine() == "x86_64" and platform.libc_ver()[0] == "glibc" else "the wheelhouse is for the cp311 x86_64 glibc stand-in: set PYTHON to such a Python 3.11")'
-    rm -rf "$wheelhouse"
-    mkdir -p "$wheelhouse"
-    # The same selection as the image's builder stage: runtime dependencies only, CUDA-only and torch out.
-    "$UV" export --frozen --no-default-groups --no-emit-project --format requirements-txt \
-        --output-file "$work/requirements.all" >/dev/null
-    awk '/^[^ #]/ { skip = ($0 ~ /^(torch|triton|nvidia-|cuda-)/) } !skip' "$work/requirements.all" \
-        > "$work/requirements.txt"
-    "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
-        --dest "$wheelhouse" -r "$work/requirements.txt"
-    torch_wheel=$(ls "${TORCH_WHEELS:-/nonexistent}"/torch-"$TORCH_VERSION"+cpu-cp311-cp311-*x86_64.whl 2>/dev/null | head -1 || true)
+# -- offline package source: a uv cache of this lock's runtime set, and the +cpu torch -----------------
+# Filled by the same `uv sync --frozen` the image runs, on this host (which reaches PyPI) with a CPython
+# that matches the stand-in (3.11, x86_64 glibc): the image's `uv sync --frozen --offline` then finds every
+# wheel of the lock, and the build backend of the project, in the cache.
+if [ ! -f "$offline/.complete" ] || [ uv.lock -nt "$offline/.complete" ] \
+        || [ pyproject.toml -nt "$offline/.complete" ]; then
+    say "filling $offline"
+    "$PYTHON" -c 'import platform, sys; sys.exit(None if sys.version_info[:2] == (3, 11) and platform.machine() == "x86_64" and platform.libc_ver()[0] == "glibc" else "the offline cache is for the cp311 x86_64 glibc stand-in: set PYTHON to such a Python 3.11")'
+    rm -rf "$offline"
+    mkdir -p "$offline/torch"
+    # shellcheck disable=SC2046 # one flag per word
+    UV_CACHE_DIR=$offline/uv-cache UV_PROJECT_ENVIRONMENT=$work/offline-venv UV_PYTHON_DOWNLOADS=never \
+        "$UV" sync --quiet --frozen --no-default-groups --no-editable --python "$PYTHON" \
+        $(python3 scripts/lockinfo.py no-install-flags)
+    rm -rf "$work/offline-venv"
+    torch_wheel=$(ls "${TORCH_WHEELS:-/nonexistent}"/torch-*+cpu-cp311-cp311-*x86_64.whl 2>/dev/null | head -1 || true)
     if [ -n "$torch_wheel" ]; then
-        cp "$torch_wheel" "$wheelhouse/"
+        cp "$torch_wheel" "$offline/torch/"
     else
-        "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --index-url "$TORCH_INDEX" \
-            --dest "$wheelhouse" "torch==$TORCH_VERSION+cpu"
+        python3 scripts/lockinfo.py torch-requirement >"$work/torch.txt"
+        "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --require-hashes --index-url "$TORCH_INDEX" \
+            --dest "$offline/torch" -r "$work/torch.txt"
     fi
-    touch "$wheelhouse/.complete"
+    touch "$offline/.complete"
 fi
 
 # -- the image: Dockerfile.backend unchanged, only its arguments differ -------------------------------
-say "building $tag (PYTHON_IMAGE=$python_image UV_IMAGE=$uv_image WHEELHOUSE=$wheelhouse)"
+say "building $tag (PYTHON_IMAGE=$python_image UV_IMAGE=$uv_image OFFLINE=$offline)"
 previous=$(docker image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)
-docker build -f Dockerfile.backend -t "$tag" \
+scripts/docker-build.sh -f Dockerfile.backend -t "$tag" \
     --build-arg PYTHON_IMAGE="$python_image" \
     --build-arg UV_IMAGE="$uv_image" \
-    --build-arg WHEELHOUSE="$wheelhouse" \
+    --build-arg OFFLINE="$offline" \
     .
 # The image this tag named before is left untagged by the rebuild: drop it (and its unused layers).
 if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect --format '{{.Id}}' "$tag")" ]; then

@@ -7,7 +7,8 @@ Standard library only (it runs on the host before any venv exists). Every contai
 or through `docker exec`. Checks, in order:
 
 1. the image: size (printed; fails above --max-size-gb), non-root user, port 8000, HEALTHCHECK,
-   STOPSIGNAL, exec-form uvicorn CMD with one worker and a graceful timeout;
+   STOPSIGNAL, exec-form `datavisor serve` CMD whose uvicorn options (`datavisor config`) are one worker,
+   the graceful timeout and no proxy trust; no env file read;
 2. no CUDA: torch.version.cuda is None and no nvidia-*/cuda-*/triton distribution is installed;
 3. a container on a bind-mounted state directory: /health and /ready answer, Docker's own HEALTHCHECK
    (curl inside the image) reports healthy;
@@ -219,15 +220,20 @@ def main() -> int:
     check("/health" in " ".join(config["Healthcheck"]["Test"]), "HEALTHCHECK does not probe /health")
     check(config.get("StopSignal") == "SIGTERM", f"STOPSIGNAL is {config.get('StopSignal')}")
     cmd = config.get("Cmd") or []
-    check(not config.get("Entrypoint") and cmd[:1] == ["uvicorn"], f"CMD does not exec uvicorn directly: {cmd}")
-    check(cmd[cmd.index("--workers") + 1] == "1" if "--workers" in cmd else False, f"not one worker: {cmd}")
-    check("--timeout-graceful-shutdown" in cmd, f"no graceful timeout: {cmd}")
-    check("gunicorn" not in " ".join(cmd), "gunicorn in CMD")
+    check(
+        not config.get("Entrypoint") and cmd == ["datavisor", "serve"], f"CMD is not exec-form datavisor serve: {cmd}"
+    )
     env = dict(item.split("=", 1) for item in config.get("Env") or [])
     check(env.get("DATAVISOR_HOST") == "0.0.0.0" and env.get("DATAVISOR_PORT") == "8000", f"env: {env}")
+    check(env.get("DATAVISOR_ENV_FILE") == "", f"the image may read an env file: {env}")
+    effective = json.loads(docker("run", "--rm", image, "datavisor", "config"))
+    options = effective["uvicorn"]
+    check(options["workers"] == 1, f"not one worker: {options}")
+    check(options["timeout_graceful_shutdown"] == 20, f"graceful timeout: {options}")
+    check(options["proxy_headers"] is False and options["host"] == "0.0.0.0", f"uvicorn options: {options}")
     uid = docker("run", "--rm", "--entrypoint", "id", image, "-u")
     check(uid != "0", "the container's user is uid 0")
-    say(f"config ok: user {config['User']} (uid {uid}), CMD {' '.join(cmd)}")
+    say(f"config ok: user {config['User']} (uid {uid}), CMD {' '.join(cmd)}, uvicorn {options}")
 
     # 2. CPU-only torch, no CUDA packages
     info = json.loads(docker("run", "--rm", "--entrypoint", "python", image, "-c", CUDA_CHECK).splitlines()[-1])

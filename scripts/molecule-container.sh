@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Scenarios that run the role's container runtime on systemd through the host's Docker (`container`, and
+# `trixie` on Debian 13). The image is the one `make image-test` builds (TEST_IMAGE), handed to the role as a
+# `docker save` archive.
+#   scripts/molecule-container.sh [TEST_IMAGE [SCENARIO]]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+test_image=${1:-datavisor-backend:test}
+scenario=${2:-container}
+archives=build/image
+docker image inspect "$test_image" >/dev/null 2>&1 || make image-test TEST_IMAGE="$test_image"
+mkdir -p "$archives"
+docker tag "$test_image" datavisor-backend:molecule
+docker save datavisor-backend:molecule --output "$archives/datavisor-backend-molecule.tar"
+status=0
+scripts/molecule.sh "$scenario" || status=$?
+rm -f "$archives/datavisor-backend-molecule.tar" "$archives/datavisor-backend-molecule-next.tar"
+docker rmi datavisor-backend:molecule >/dev/null 2>&1 || true
+exit $status
