@@ -3,7 +3,10 @@
 - the reference units under systemd/ are exactly what the role renders with its default variables;
 - meta/argument_specs.yml lists the same variables as defaults/main.yml;
 - the proxy flag decides the bind address, CORS and proxy headers; the env file is valid for the app's Settings;
-- preflight refuses a TimeoutStopSec that cannot cover the graceful timeout plus the checkpoint budget.
+- the units start `datavisor serve` (the one start path), read no env file from a writable place, stop a crash
+  loop, wait for readiness, and carry the inventory's resource limits with DuckDB's memory_limit below MemoryMax;
+- preflight refuses a stop budget that cannot cover the graceful timeout, the checkpoint and the app's own waits,
+  and a DuckDB memory_limit that is not below MemoryMax.
 The role on real systemd is proven by `make molecule` (ansible/molecule/default).
 """
 
@@ -15,14 +18,19 @@ from pathlib import Path
 import pytest
 import yaml
 
+from app import db, main
+from app.cli import uvicorn_options
 from app.config import Settings
+from app.services.jobs import JobManager
 from tests.ansible_local import run_playbook
 
 ROOT = Path(__file__).resolve().parent.parent
 ROLE = ROOT / "ansible" / "roles" / "datavisor"
 
 
-def render(tmp_path: Path, **extra_vars: object) -> dict[str, str]:
+def render(
+    tmp_path: Path, names: tuple[str, ...] = ("datavisor.service", "datavisor.env"), **extra_vars: object
+) -> dict[str, str]:
     """Render the role's templates with defaults/main.yml + vars/main.yml (+ extra vars, which win)."""
     out = tmp_path / "out"
     out.mkdir()
@@ -37,7 +45,7 @@ def render(tmp_path: Path, **extra_vars: object) -> dict[str, str]:
                 "mode": "0644",
             }
         }
-        for name in ("datavisor.service", "datavisor.env")
+        for name in names
     ]
     result = run_playbook(tmp_path, tasks, extra_vars)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -71,16 +79,71 @@ def test_argument_specs_list_every_default() -> None:
             assert spec["default"] == defaults[name], name
 
 
-def test_default_unit_runs_one_uvicorn_worker_with_the_stop_budget(tmp_path: Path) -> None:
+def unit_values(unit: str, key: str) -> list[str]:
+    return re.findall(rf"^{key}=(.*)$", unit, re.M)
+
+
+def test_default_unit_runs_datavisor_serve_with_the_stop_budget(tmp_path: Path) -> None:
     unit = render(tmp_path)["datavisor.service"]
-    assert exec_start(unit) == (
-        "/opt/datavisor/current/bin/uvicorn app.main:app --host 127.0.0.1 --port 8000 --workers 1 "
-        "--timeout-graceful-shutdown 20 --no-proxy-headers --log-level info"
-    )
+    assert exec_start(unit) == "/opt/datavisor/current/bin/datavisor serve"
+    assert "uvicorn" not in exec_start(unit)
     assert "\nKillSignal=SIGTERM\n" in unit
     assert "\nTimeoutStopSec=60\n" in unit  # 20 graceful + 30 checkpoint budget + 10 margin
     assert "\nRestart=on-failure\n" in unit
     assert not re.search(r"^MemoryDenyWriteExecute=", unit, re.M)
+
+
+def test_unit_reads_no_env_file_from_a_writable_directory(tmp_path: Path) -> None:
+    unit = render(tmp_path)["datavisor.service"]
+    assert unit_values(unit, "Environment") == ["DATAVISOR_ENV_FILE="]
+    assert unit_values(unit, "EnvironmentFile") == ["/etc/datavisor/datavisor.env"]
+    (workdir,) = unit_values(unit, "WorkingDirectory")
+    writable = unit_values(unit, "ReadWritePaths")[0].split()
+    assert not any((workdir + "/").startswith(path + "/") for path in writable), (workdir, writable)
+
+
+def test_unit_stops_a_crash_loop_and_waits_for_readiness(tmp_path: Path) -> None:
+    unit = render(tmp_path, datavisor_start_limit_burst=4, datavisor_start_limit_interval=120)["datavisor.service"]
+    unit_section = unit.split("[Service]")[0]
+    assert "\nStartLimitIntervalSec=120\n" in unit_section and "\nStartLimitBurst=4\n" in unit_section
+    (post,) = unit_values(unit, "ExecStartPost")
+    assert post.startswith("/usr/bin/curl ")
+    post = " ".join(re.search(r"^ExecStartPost=((?:.*\\\n)*.*)$", unit, re.M).group(1).replace("\\\n", " ").split())
+    assert "--retry-max-time 180" in post and post.endswith("http://127.0.0.1:8000/ready")
+    assert unit_values(unit, "TimeoutStartSec") == ["190"]
+
+
+def test_resources_come_from_the_inventory_and_duckdb_stays_below(tmp_path: Path) -> None:
+    rendered = render(tmp_path, datavisor_memory_max="3G", datavisor_cpu_quota="150%", datavisor_tasks_max=256)
+    unit, env = rendered["datavisor.service"], env_file(rendered["datavisor.env"])
+    assert (unit_values(unit, "MemoryMax"), unit_values(unit, "CPUQuota"), unit_values(unit, "TasksMax")) == (
+        ["3G"],
+        ["150%"],
+        ["256"],
+    )
+    assert env["DATAVISOR_DUCKDB_MEMORY_LIMIT"] == "1536MiB"  # 50 % of 3 GiB
+    (tmp_path / "b").mkdir()
+    explicit = env_file(render(tmp_path / "b", datavisor_duckdb_memory_limit="2GB")["datavisor.env"])
+    assert explicit["DATAVISOR_DUCKDB_MEMORY_LIMIT"] == "2GB"
+
+
+def test_container_unit_stops_gracefully_logs_to_journald_and_limits(tmp_path: Path) -> None:
+    unit = render(
+        tmp_path,
+        ("datavisor-container.service",),
+        datavisor_runtime="container",
+        __datavisor_uid="990",
+        __datavisor_gid="990",
+    )["datavisor-container.service"]
+    pre = unit_values(unit, "ExecStartPre")
+    assert pre == ["-/usr/bin/docker stop --time 50 datavisor", "-/usr/bin/docker rm datavisor"]
+    run = exec_start(unit)
+    for flag in ("--log-driver journald", "--memory 4G", "--memory-swap 4G", "--cpus 2.00", "--pids-limit 512"):
+        assert flag in run, flag
+    assert run.endswith(" datavisor-backend:latest"), "the image's CMD (datavisor serve) must run, no command"
+    assert "uvicorn" not in run
+    assert "\nNoNewPrivileges=yes\n" in unit and "\nProtectSystem=strict\n" in unit
+    assert unit_values(unit, "TimeoutStartSec") == ["240"]  # ready 180 + docker stop 50 + 10
 
 
 @pytest.mark.parametrize("behind_proxy", [True, False])
@@ -93,11 +156,7 @@ def test_proxy_flag_decides_bind_address_cors_and_proxy_headers(tmp_path: Path, 
         datavisor_graceful_shutdown_timeout=30,
         datavisor_checkpoint_budget=45,
     )
-    command = exec_start(rendered["datavisor.service"])
     host = "127.0.0.1" if behind_proxy else "0.0.0.0"
-    assert f"--host {host} " in command
-    assert ("--proxy-headers --forwarded-allow-ips 127.0.0.1" in command) == behind_proxy
-    assert "--timeout-graceful-shutdown 30 " in command
     assert "\nTimeoutStopSec=85\n" in rendered["datavisor.service"]
 
     env = env_file(rendered["datavisor.env"])
@@ -110,6 +169,12 @@ def test_proxy_flag_decides_bind_address_cors_and_proxy_headers(tmp_path: Path, 
     assert settings.db_path == Path("/var/lib/datavisor/datavisor.duckdb")
     assert settings.data_roots == [Path("/srv/datavisor/datasets")]
     assert settings.graceful_shutdown_timeout == 30
+    # What `datavisor serve` hands uvicorn from that file.
+    options = uvicorn_options(settings)
+    assert (options["host"], options["port"], options["workers"]) == (host, 8000, 1)
+    assert options["timeout_graceful_shutdown"] == 30
+    assert options["proxy_headers"] is behind_proxy
+    assert options["forwarded_allow_ips"] == (["127.0.0.1"] if behind_proxy else [])
 
 
 def test_env_file_carries_every_setting_of_the_app(tmp_path: Path) -> None:
@@ -134,3 +199,26 @@ def test_preflight_refuses_a_stop_budget_that_cannot_cover_the_graceful_timeout(
     )
     assert result.returncode != 0
     assert "TimeoutStopSec=50 cannot cover the graceful timeout (40 s)" in result.stdout
+
+
+def test_the_roles_idea_of_the_apps_stop_waits_is_the_code(tmp_path: Path) -> None:
+    role_vars = yaml.safe_load((ROLE / "vars" / "main.yml").read_text())
+    jobs_wait = JobManager.shutdown.__defaults__[0]  # type: ignore[index]
+    assert (
+        role_vars["__datavisor_app_stop_waits"]
+        == jobs_wait + db.SETTLE_SECONDS + db.INTERRUPT_SECONDS + main.JOB_JOIN_SECONDS
+    )
+
+
+def test_preflight_refuses_a_checkpoint_budget_below_the_apps_waits(tmp_path: Path) -> None:
+    tasks = [{"ansible.builtin.include_role": {"name": "datavisor", "tasks_from": "preflight"}}]
+    result = run_playbook(tmp_path, tasks, {"datavisor_checkpoint_budget": 20})
+    assert result.returncode != 0
+    assert "datavisor_checkpoint_budget=20 s is less than what the app waits after the drain (23 s" in result.stdout
+
+
+def test_preflight_refuses_a_duckdb_limit_not_below_memory_max(tmp_path: Path) -> None:
+    tasks = [{"ansible.builtin.include_role": {"name": "datavisor", "tasks_from": "preflight"}}]
+    result = run_playbook(tmp_path, tasks, {"datavisor_memory_max": "2G", "datavisor_duckdb_memory_limit": "3GB"})
+    assert result.returncode != 0
+    assert "DuckDB's memory_limit 3GB must be a size like 2GB and below MemoryMax=2G" in result.stdout
