@@ -128,7 +128,7 @@ def test_invalid_value_stops_startup_with_one_line(variable: str, value: str, co
         env=clean_env(**{variable: value}),
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,  # importing the app (torch) takes a minute on a loaded 2-core machine
     )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
