@@ -7,13 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 test_image=${1:-datavisor-backend:test}
 scenario=${2:-container}
+# One tag and archive per scenario, so the scenarios can run side by side (container's verify retags its own).
+suffix=$([ "$scenario" = container ] || echo "-$scenario")
+tag=datavisor-backend:molecule$suffix
+archive=datavisor-backend-molecule$suffix.tar
 archives=build/image
 docker image inspect "$test_image" >/dev/null 2>&1 || make image-test TEST_IMAGE="$test_image"
 mkdir -p "$archives"
-docker tag "$test_image" datavisor-backend:molecule
-docker save datavisor-backend:molecule --output "$archives/datavisor-backend-molecule.tar"
+docker tag "$test_image" "$tag"
+docker save "$tag" --output "$archives/$archive"
 status=0
 scripts/molecule.sh "$scenario" || status=$?
-rm -f "$archives/datavisor-backend-molecule.tar" "$archives/datavisor-backend-molecule-next.tar"
-docker rmi datavisor-backend:molecule >/dev/null 2>&1 || true
+rm -f "$archives/$archive" "$archives/datavisor-backend-molecule$suffix-next.tar"
+docker rmi "$tag" >/dev/null 2>&1 || true
 exit $status
