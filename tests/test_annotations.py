@@ -18,7 +18,7 @@ def edited(server):
     root = server.state_dir / "datasets" / "coco"
     make_coco(root, images=False)
     with server.client() as client:
-        job = import_dataset(client, "ds", root / "annotations.json", "coco")
+        job = import_dataset(client, "ds", root / "annotations.json", "coco", annotations_only=True)
         assert job["state"] == "succeeded", job
     return server, job["dataset_id"]
 
@@ -201,7 +201,7 @@ def test_user_comes_from_the_proxy_header_only_behind_the_proxy_on_loopback(serv
         make_coco(root, images=False, data=coco_dict(2))
         srv.url = f"http://{host}:{srv.port}"
         with srv.start().client() as client:
-            ds = import_dataset(client, "ds", root / "annotations.json", "coco")["dataset_id"]
+            ds = import_dataset(client, "ds", root / "annotations.json", "coco", annotations_only=True)["dataset_id"]
             sid = samples(client, ds)["items"][0]["id"]
             r = client.put(f"/samples/{sid}/review", json={"status": "reviewed"}, headers={"X-DataVisor-User": "alice"})
             assert r.status_code == 200, r.text
@@ -219,7 +219,7 @@ def test_triage_review_status_and_promotion_follow_into_evaluation(server):
     make_coco(root, images=False, data=data)
     (root / "results.json").write_text(json.dumps(results))
     with server.client() as client:
-        ds = import_dataset(client, "ds", root / "annotations.json", "coco")["dataset_id"]
+        ds = import_dataset(client, "ds", root / "annotations.json", "coco", annotations_only=True)["dataset_id"]
         assert run_job(client, ds, "r1", "coco/results.json", "coco_results")["state"] == "succeeded"
         first = client.get(f"/datasets/{ds}/evaluation", params={"run": "r1"}).json()
         assert first["recomputed"] is False and first["map"] == cocoeval(data, results).stats[0]
@@ -328,7 +328,7 @@ def test_edit_export_reimport_gives_the_edited_boxes(edited):
         assert r.status_code == 200, r.text
         exported = server.state_dir / "datasets" / "coco" / "exported.json"
         exported.write_text(r.text)
-        job = import_dataset(client, "again", exported, "coco")
+        job = import_dataset(client, "again", exported, "coco", annotations_only=True)
         assert job["state"] == "succeeded", job
         assert by_image(job["dataset_id"]) == expected
         assert ("zebra", [2.5, 3.25, 11.0, 7.0]) in expected["img_003.jpg"]
