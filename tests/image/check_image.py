@@ -77,7 +77,7 @@ def http(method: str, url: str, body: object | None = None, timeout: float = 10.
 
 
 def write_coco(path: Path, images: int, boxes: int, seed: int) -> None:
-    """A synthetic COCO annotation file (no image files; sizes are in the file)."""
+    """A synthetic COCO annotation file (no image files, imported annotations_only; sizes are in the file)."""
     rng = random.Random(seed)
     imgs = [
         {
