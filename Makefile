@@ -36,8 +36,17 @@ $(VENV)/.installed: uv.lock pyproject.toml scripts/install.sh scripts/install-to
 venv: $(VENV)/.installed ## build .venv from uv.lock (dev groups) with CPU-only torch; nothing to do when unchanged
 
 .PHONY: run
-run: venv ## serve the API on the embedded default (./data/datavisor.duckdb, 127.0.0.1:8000)
+run: venv ## serve the API and the app on the embedded default (./data/datavisor.duckdb, 127.0.0.1:8000)
+	scripts/build-ui.sh --if-stale
 	$(VENV)/bin/datavisor serve
+
+.PHONY: ui
+ui: ## build the browser app (frontend/ -> app/webui, npm ci from package-lock.json)
+	scripts/build-ui.sh
+
+.PHONY: ui-dev
+ui-dev: ## the app's dev server on http://localhost:3000 against `make run` on :8000
+	scripts/ui-dev.sh
 
 .PHONY: test
 test: venv ## run the test suite (real uvicorn, real DuckDB)

@@ -21,7 +21,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.concurrency import run_in_threadpool
 
-from app import __version__
+from app import __version__, web
 from app.config import ConfigError, Settings, get_settings
 from app.control import ControlServer, socket_path
 from app.db import Database
@@ -190,6 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     for router in ROOT_ROUTERS:
         app.include_router(router, include_in_schema=False)
+    web.install(app, settings.webui_dir or web.WEBUI_DIR)  # the browser app answers every other GET
     return app
 
 

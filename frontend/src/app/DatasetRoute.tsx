@@ -1,0 +1,41 @@
+import { Link, useParams } from "react-router-dom";
+import { ErrorMessage, Spinner } from "@/components/feedback";
+import { useDatasetDetail } from "@/features/datasets";
+import { Sidebar } from "@/features/filters";
+import { Grid } from "@/features/grid";
+import { SampleView } from "@/features/sample";
+import { useViewState } from "@/hooks/useViewState";
+
+/** /datasets/:id — the sidebar, the grid and (when a sample is open) the sample view, sharing the URL's view state. */
+export function DatasetRoute() {
+  const param = useParams().id;
+  const id = Number(param);
+  const [view, setView] = useViewState();
+  const dataset = useDatasetDetail(id);
+  if (!Number.isSafeInteger(id) || id < 1) return <ErrorMessage error={`“${param}” is not a dataset id`} />;
+  if (dataset.isPending) return <Spinner label="Loading the dataset…" />;
+  if (dataset.isError)
+    return (
+      <div className="page">
+        <ErrorMessage error={dataset.error} title="Cannot open this dataset" onRetry={() => dataset.refetch()} />
+        <Link to="/">← All datasets</Link>
+      </div>
+    );
+  const d = dataset.data;
+  return (
+    <div className="dataset-layout">
+      <div className="crumbs">
+        <Link to="/">Datasets</Link>
+        <span aria-hidden>/</span>
+        <strong data-testid="dataset-name">{d.name}</strong>
+        <span className="muted small num">
+          {d.counts.samples.toLocaleString()} samples · {d.counts.annotations.toLocaleString()} boxes · {d.counts.categories ?? 0} categories
+        </span>
+        {d.status !== "ready" && <span className={`badge status-${d.status}`}>{d.status}</span>}
+      </div>
+      <Sidebar datasetId={id} view={view} setView={setView} />
+      <Grid datasetId={id} view={view} setView={setView} />
+      {(view.open !== undefined || view.sid !== undefined) && <SampleView datasetId={id} view={view} setView={setView} />}
+    </div>
+  );
+}

@@ -1,0 +1,2 @@
+export { DatasetsPage } from "./components/DatasetsPage";
+export { useDatasetDetail } from "./api";

@@ -1,0 +1,254 @@
+import { useEffect, useRef, useState } from "react";
+import { ErrorMessage, Spinner } from "@/components/feedback";
+import { useHotkeys } from "@/hooks/useHotkeys";
+import { categoryColor } from "@/lib/colors";
+import { toFilters, type ViewState } from "@/lib/url-state";
+import { useEmbeddings, useFacets, usePredictionRuns } from "../api";
+import { SavedViews } from "./SavedViews";
+
+interface Props {
+  datasetId: number;
+  view: ViewState;
+  setView: (change: Partial<ViewState>, options?: { replace?: boolean }) => void;
+}
+
+const SORTS: { value: string; label: string; needs?: "run" | "embeddings" }[] = [
+  { value: "id", label: "Import order" },
+  { value: "file_name", label: "File name" },
+  { value: "width", label: "Width" },
+  { value: "height", label: "Height" },
+  { value: "annotation_count", label: "Box count" },
+  { value: "uniqueness", label: "Uniqueness", needs: "embeddings" },
+  { value: "errors", label: "Errors (FP + FN)", needs: "run" },
+  { value: "worst", label: "Worst first", needs: "run" },
+];
+
+function Section({ title, children, extra }: { title: string; children: React.ReactNode; extra?: React.ReactNode }) {
+  return (
+    <section className="side-section">
+      <header>
+        <h3>{title}</h3>
+        {extra}
+      </header>
+      {children}
+    </section>
+  );
+}
+
+function triState(value: boolean | undefined): string {
+  return value === undefined ? "" : value ? "1" : "0";
+}
+
+function parseTri(value: string): boolean | undefined {
+  return value === "" ? undefined : value === "1";
+}
+
+/** Filters, sort and saved views of the grid; every control writes the URL. */
+export function Sidebar({ datasetId, view, setView }: Props) {
+  const filters = toFilters(view);
+  const facets = useFacets(datasetId, filters);
+  const runs = usePredictionRuns(datasetId);
+  const embeddings = useEmbeddings(datasetId);
+  const [categoryFilter, setCategoryFilter] = useState("");
+
+  // the search box commits to the URL after a pause in typing (one history entry per search)
+  const [search, setSearch] = useState(view.search ?? "");
+  useEffect(() => setSearch(view.search ?? ""), [view.search]);
+  useEffect(() => {
+    const value = search.trim() || undefined;
+    if (value === view.search) return;
+    const timer = window.setTimeout(() => setView({ search: value }), 300);
+    return () => window.clearTimeout(timer);
+  }, [search, view.search, setView]);
+  const searchInput = useRef<HTMLInputElement>(null);
+  useHotkeys({ "/": () => searchInput.current?.focus() }, view.open === undefined);
+
+  const hasEmbeddings = (embeddings.data?.models ?? []).length > 0;
+  const sorts = SORTS.filter((s) => !s.needs || (s.needs === "run" ? Boolean(view.run) : hasEmbeddings || view.sort === s.value));
+  const data = facets.data;
+  const categories = (data?.categories ?? []).filter((c) => c.value.toLowerCase().includes(categoryFilter.toLowerCase()));
+  const anyFilter = Object.keys(filters).length > 0;
+
+  return (
+    <aside className="sidebar" data-testid="sidebar">
+      <div className="side-top">
+        <input
+          ref={searchInput}
+          type="search"
+          className="search"
+          placeholder="Search file names  ( / )"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+          aria-label="file-name search"
+        />
+        {anyFilter && (
+          <button
+            type="button"
+            className="btn small ghost"
+            onClick={() => setView({ split: undefined, category: undefined, tags: [], search: undefined, minBoxes: undefined, maxBoxes: undefined, run: undefined })}
+          >
+            Clear filters
+          </button>
+        )}
+      </div>
+      {facets.isError && <ErrorMessage error={facets.error} title="Cannot count the filters" onRetry={() => facets.refetch()} />}
+
+      <Section title="Sort">
+        <div className="input-row">
+          <select value={view.sort} onChange={(e) => setView({ sort: e.target.value })} aria-label="sort by">
+            {sorts.map((s) => (
+              <option key={s.value} value={s.value}>
+                {s.label}
+              </option>
+            ))}
+          </select>
+          <select value={view.dir ?? ""} onChange={(e) => setView({ dir: (e.target.value || undefined) as ViewState["dir"] })} aria-label="sort direction">
+            <option value="">default</option>
+            <option value="asc">ascending</option>
+            <option value="desc">descending</option>
+          </select>
+        </div>
+      </Section>
+
+      <Section title="Split">
+        <select value={view.split ?? ""} onChange={(e) => setView({ split: e.target.value || undefined })} aria-label="split">
+          <option value="">All splits</option>
+          {(data?.splits ?? [])
+            .filter((s) => s.value !== null)
+            .map((s) => (
+              <option key={s.value} value={s.value as string}>
+                {s.value} ({s.count.toLocaleString()})
+              </option>
+            ))}
+          {view.split && !(data?.splits ?? []).some((s) => s.value === view.split) && <option value={view.split}>{view.split}</option>}
+        </select>
+      </Section>
+
+      <Section title="Categories" extra={facets.isFetching ? <span className="muted small">…</span> : undefined}>
+        {(data?.categories.length ?? 0) > 8 && (
+          <input className="small-input" placeholder="find a category" value={categoryFilter} onChange={(e) => setCategoryFilter(e.target.value)} aria-label="find a category" />
+        )}
+        {!data && facets.isPending && <Spinner />}
+        <ul className="facet-list" data-testid="categories">
+          {categories.map((c) => {
+            const active = view.category === c.value;
+            return (
+              <li key={c.value}>
+                <button
+                  type="button"
+                  className={active ? "facet active" : "facet"}
+                  aria-pressed={active}
+                  data-category={c.value}
+                  onClick={() => setView({ category: active ? undefined : c.value })}
+                >
+                  <span className="swatch" style={{ background: categoryColor(c.value) }} aria-hidden />
+                  <span className="facet-name">{c.value}</span>
+                  <span className="facet-count num" title={`${c.annotations.toLocaleString()} boxes`}>
+                    {c.samples.toLocaleString()}
+                  </span>
+                </button>
+              </li>
+            );
+          })}
+          {data && data.categories.length === 0 && <li className="muted small">No boxes among these samples.</li>}
+        </ul>
+      </Section>
+
+      <Section title="Tags">
+        <ul className="facet-list" data-testid="tags">
+          {(data?.tags ?? []).map((t) => {
+            const active = view.tags.includes(t.value);
+            return (
+              <li key={t.value}>
+                <button
+                  type="button"
+                  className={active ? "facet active" : "facet"}
+                  aria-pressed={active}
+                  data-tag={t.value}
+                  onClick={() => setView({ tags: active ? view.tags.filter((x) => x !== t.value) : [...view.tags, t.value] })}
+                >
+                  <span className="tag-chip small">{t.value}</span>
+                  <span className="facet-name" />
+                  <span className="facet-count num">{t.count.toLocaleString()}</span>
+                </button>
+              </li>
+            );
+          })}
+          {data && data.tags.length === 0 && <li className="muted small">No tags yet: select samples in the grid and add one.</li>}
+        </ul>
+      </Section>
+
+      <Section title="Boxes per sample">
+        <div className="input-row range">
+          <input
+            type="number"
+            min={0}
+            placeholder="min"
+            aria-label="minimum boxes"
+            value={view.minBoxes ?? ""}
+            onChange={(e) => setView({ minBoxes: e.target.value === "" ? undefined : Math.max(0, Math.floor(Number(e.target.value))) }, { replace: true })}
+          />
+          <span className="muted">to</span>
+          <input
+            type="number"
+            min={0}
+            placeholder="max"
+            aria-label="maximum boxes"
+            value={view.maxBoxes ?? ""}
+            onChange={(e) => setView({ maxBoxes: e.target.value === "" ? undefined : Math.max(0, Math.floor(Number(e.target.value))) }, { replace: true })}
+          />
+        </div>
+      </Section>
+
+      <Section title="Prediction run">
+        {runs.data && runs.data.length === 0 && (
+          <p className="muted small">
+            No predictions yet. Import a run with <code>POST /api/datasets/{datasetId}/predictions</code> (COCO results or YOLO labels) to
+            find false positives and misses.
+          </p>
+        )}
+        {runs.data && runs.data.length > 0 && (
+          <>
+            <select
+              value={view.run ?? ""}
+              onChange={(e) => {
+                const run = e.target.value || undefined;
+                setView({ run, sort: !run && (view.sort === "errors" || view.sort === "worst") ? "id" : view.sort });
+              }}
+              aria-label="evaluation run"
+            >
+              <option value="">No evaluation</option>
+              {runs.data.map((r) => (
+                <option key={r.run} value={r.run}>
+                  {r.run}
+                </option>
+              ))}
+            </select>
+            {view.run && (
+              <div className="input-row">
+                <label className="field inline">
+                  <span>False positives</span>
+                  <select value={triState(view.hasFp)} onChange={(e) => setView({ hasFp: parseTri(e.target.value) })} aria-label="has false positives">
+                    <option value="">any</option>
+                    <option value="1">with</option>
+                    <option value="0">without</option>
+                  </select>
+                </label>
+                <label className="field inline">
+                  <span>Misses</span>
+                  <select value={triState(view.hasFn)} onChange={(e) => setView({ hasFn: parseTri(e.target.value) })} aria-label="has false negatives">
+                    <option value="">any</option>
+                    <option value="1">with</option>
+                    <option value="0">without</option>
+                  </select>
+                </label>
+              </div>
+            )}
+          </>
+        )}
+      </Section>
+
+      <SavedViews datasetId={datasetId} view={view} setView={setView} />
+    </aside>
+  );
+}

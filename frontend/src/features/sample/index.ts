@@ -1,0 +1,1 @@
+export { SampleView } from "./components/SampleView";

@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULT_VIEW, fromFilters, parseViewState, serializeViewState, toFilters, updateView, type ViewState } from "./url-state";
+
+describe("URL state", () => {
+  it("the default view is the bare URL", () => {
+    expect(serializeViewState(DEFAULT_VIEW)).toBe("");
+    expect(parseViewState("")).toEqual(DEFAULT_VIEW);
+  });
+
+  it("round-trips every field", () => {
+    const s: ViewState = {
+      split: "val",
+      category: "traffic light",
+      tags: ["reviewed", "a&b=c"],
+      search: "img_0",
+      minBoxes: 1,
+      maxBoxes: 12,
+      run: "yolo v8",
+      hasFp: true,
+      hasFn: false,
+      sort: "errors",
+      dir: "desc",
+      gt: false,
+      show: ["yolo v8", "detr"],
+      conf: 0.35,
+      labels: false,
+      size: 260,
+      open: 17,
+      sid: 99,
+    };
+    const url = serializeViewState(s);
+    expect(parseViewState(url)).toEqual(s);
+    expect(serializeViewState(parseViewState(url))).toBe(url);
+  });
+
+  it("writes keys in a fixed order so equal views have equal URLs", () => {
+    const a = serializeViewState({ ...DEFAULT_VIEW, category: "cat", split: "train" });
+    const b = serializeViewState({ ...DEFAULT_VIEW, split: "train", category: "cat" });
+    expect(a).toBe(b);
+    expect(a).toBe("split=train&category=cat");
+  });
+
+  it("ignores malformed values instead of failing", () => {
+    const s = parseViewState("min=-3&max=abc&conf=7&size=99999&open=x&dir=sideways&fp=1&tag=&tag=a&tag=a");
+    expect(s.minBoxes).toBeUndefined();
+    expect(s.maxBoxes).toBeUndefined();
+    expect(s.conf).toBe(0);
+    expect(s.size).toBe(340);
+    expect(s.open).toBeUndefined();
+    expect(s.dir).toBeUndefined();
+    expect(s.hasFp).toBeUndefined(); // has-FP needs a run
+    expect(s.tags).toEqual(["a"]);
+  });
+
+  it("a filter change closes the sample view, a display change keeps it", () => {
+    const open = { ...DEFAULT_VIEW, open: 4 };
+    expect(updateView(open, { category: "dog" }).open).toBeUndefined();
+    expect(updateView(open, { sort: "file_name" }).open).toBeUndefined();
+    expect(updateView(open, { labels: false }).open).toBe(4);
+    expect(updateView(open, { open: 5 }).open).toBe(5);
+  });
+
+  it("dropping the run drops has-FP/has-FN", () => {
+    const s = updateView({ ...DEFAULT_VIEW, run: "r", hasFp: true }, { run: undefined });
+    expect(s.hasFp).toBeUndefined();
+    expect(toFilters(s)).toEqual({});
+  });
+
+  it("maps to the backend's filters and back (saved views)", () => {
+    const s = parseViewState("split=train&tag=x&q=abc&min=2&run=r&fn=1&sort=worst&size=120");
+    const f = toFilters(s);
+    expect(f).toEqual({ split: "train", tag: ["x"], search: "abc", min_annotations: 2, eval_run: "r", has_fn: true });
+    const back = fromFilters({ ...DEFAULT_VIEW, category: "old", sort: "worst", size: 120 }, JSON.parse(JSON.stringify(f)));
+    expect(back).toEqual({ ...s });
+  });
+});

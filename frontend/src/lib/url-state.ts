@@ -1,0 +1,197 @@
+// All view state lives in the URL (`/datasets/:id?...`): reload, back/forward and a pasted link show
+// the same view. parse(serialize(s)) == s, defaults are left out, keys come in a fixed order.
+
+export type SortDir = "asc" | "desc";
+
+export interface ViewState {
+  // filters (the backend's SampleFilters)
+  split?: string;
+  category?: string;
+  tags: string[];
+  search?: string;
+  minBoxes?: number;
+  maxBoxes?: number;
+  run?: string; // evaluation run for has_fp / has_fn / sort by errors|worst
+  hasFp?: boolean;
+  hasFn?: boolean;
+  // order
+  sort: string;
+  dir?: SortDir;
+  // display
+  gt: boolean; // ground-truth boxes shown
+  show: string[]; // prediction runs drawn (dashed)
+  conf: number; // confidence threshold of drawn predictions
+  labels: boolean;
+  size: number; // thumbnail edge in CSS pixels
+  // the sample open in the sample view: its index in the filtered, sorted list
+  open?: number;
+  // or a sample opened by id (from the similar-images strip), outside the list's order
+  sid?: number;
+}
+
+export const THUMB_SIZES = [120, 160, 200, 260, 340] as const;
+export const DEFAULT_SIZE = 200;
+
+export const DEFAULT_VIEW: ViewState = {
+  tags: [],
+  sort: "id",
+  gt: true,
+  show: [],
+  conf: 0,
+  labels: true,
+  size: DEFAULT_SIZE,
+};
+
+function int(value: string | null, min = 0): number | undefined {
+  if (value === null || !/^\d+$/.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) && n >= min ? n : undefined;
+}
+
+function bool(value: string | null): boolean | undefined {
+  if (value === "1" || value === "true") return true;
+  if (value === "0" || value === "false") return false;
+  return undefined;
+}
+
+function text(value: string | null): string | undefined {
+  return value === null || value === "" ? undefined : value;
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values.filter((v) => v !== ""))];
+}
+
+export function parseViewState(search: string | URLSearchParams): ViewState {
+  const p = typeof search === "string" ? new URLSearchParams(search) : search;
+  const conf = Number(p.get("conf"));
+  const size = int(p.get("size"), 1);
+  const dir = p.get("dir");
+  const run = text(p.get("run"));
+  const state: ViewState = {
+    split: text(p.get("split")),
+    category: text(p.get("category")),
+    tags: unique(p.getAll("tag")),
+    search: text(p.get("q")),
+    minBoxes: int(p.get("min")),
+    maxBoxes: int(p.get("max")),
+    run,
+    hasFp: run ? bool(p.get("fp")) : undefined,
+    hasFn: run ? bool(p.get("fn")) : undefined,
+    sort: text(p.get("sort")) ?? DEFAULT_VIEW.sort,
+    dir: dir === "asc" || dir === "desc" ? dir : undefined,
+    gt: bool(p.get("gt")) ?? true,
+    show: unique(p.getAll("show")),
+    conf: Number.isFinite(conf) && conf > 0 && conf <= 1 ? conf : 0,
+    labels: bool(p.get("labels")) ?? true,
+    size: size !== undefined ? Math.min(Math.max(size, THUMB_SIZES[0]), THUMB_SIZES[THUMB_SIZES.length - 1]) : DEFAULT_SIZE,
+    open: int(p.get("open")),
+    sid: int(p.get("sample"), 1),
+  };
+  for (const key of Object.keys(state) as (keyof ViewState)[]) if (state[key] === undefined) delete state[key];
+  return state;
+}
+
+export function serializeViewState(s: ViewState): string {
+  const p = new URLSearchParams();
+  const put = (key: string, value: string | number | boolean | undefined) => {
+    if (value === undefined) return;
+    p.append(key, typeof value === "boolean" ? (value ? "1" : "0") : String(value));
+  };
+  put("split", s.split);
+  put("category", s.category);
+  for (const tag of unique(s.tags)) p.append("tag", tag);
+  put("q", s.search);
+  put("min", s.minBoxes);
+  put("max", s.maxBoxes);
+  put("run", s.run);
+  if (s.run) {
+    put("fp", s.hasFp);
+    put("fn", s.hasFn);
+  }
+  if (s.sort !== DEFAULT_VIEW.sort) put("sort", s.sort);
+  put("dir", s.dir);
+  if (!s.gt) put("gt", false);
+  for (const run of unique(s.show)) p.append("show", run);
+  if (s.conf > 0) put("conf", s.conf);
+  if (!s.labels) put("labels", false);
+  if (s.size !== DEFAULT_SIZE) put("size", s.size);
+  put("open", s.open);
+  put("sample", s.sid);
+  return p.toString();
+}
+
+/** The state with some fields changed; a filter or sort change also closes the sample view. */
+export function updateView(s: ViewState, change: Partial<ViewState>): ViewState {
+  const next = { ...s, ...change };
+  for (const key of Object.keys(next) as (keyof ViewState)[]) if (next[key] === undefined) delete next[key];
+  if (!next.run) {
+    delete next.hasFp;
+    delete next.hasFn;
+  }
+  if (!("open" in change) && Object.keys(change).some((k) => FILTER_KEYS.has(k as keyof ViewState) || k === "sort" || k === "dir")) {
+    delete next.open;
+    delete next.sid;
+  }
+  return next;
+}
+
+const FILTER_KEYS = new Set<keyof ViewState>(["split", "category", "tags", "search", "minBoxes", "maxBoxes", "run", "hasFp", "hasFn"]);
+
+/** The backend's filter parameters (facets, statistics, samples, tags, saved views). */
+export interface SampleFilters {
+  split?: string;
+  category?: string;
+  tag?: string[];
+  search?: string;
+  min_annotations?: number;
+  max_annotations?: number;
+  eval_run?: string;
+  has_fp?: boolean;
+  has_fn?: boolean;
+}
+
+export function toFilters(s: ViewState): SampleFilters {
+  const f: SampleFilters = {
+    split: s.split,
+    category: s.category,
+    tag: s.tags.length ? [...s.tags] : undefined,
+    search: s.search,
+    min_annotations: s.minBoxes,
+    max_annotations: s.maxBoxes,
+    eval_run: s.run,
+    has_fp: s.run ? s.hasFp : undefined,
+    has_fn: s.run ? s.hasFn : undefined,
+  };
+  for (const key of Object.keys(f) as (keyof SampleFilters)[]) if (f[key] === undefined) delete f[key];
+  return f;
+}
+
+/** A saved view's filters applied to the current display settings (sort and display are kept). */
+export function fromFilters(current: ViewState, f: Record<string, unknown>): ViewState {
+  const str = (v: unknown) => (typeof v === "string" && v !== "" ? v : undefined);
+  const num = (v: unknown) => (typeof v === "number" && Number.isInteger(v) && v >= 0 ? v : undefined);
+  const flag = (v: unknown) => (typeof v === "boolean" ? v : undefined);
+  const run = str(f.eval_run);
+  return updateView(
+    { ...current, tags: [] },
+    {
+      split: str(f.split),
+      category: str(f.category),
+      tags: Array.isArray(f.tag) ? unique(f.tag.filter((t): t is string => typeof t === "string")) : [],
+      search: str(f.search),
+      minBoxes: num(f.min_annotations),
+      maxBoxes: num(f.max_annotations),
+      run,
+      hasFp: run ? flag(f.has_fp) : undefined,
+      hasFn: run ? flag(f.has_fn) : undefined,
+      open: undefined,
+      sid: undefined,
+    },
+  );
+}
+
+/** Query parameters of a samples page. */
+export function samplesQuery(s: ViewState): Record<string, string | number | boolean | string[] | undefined> {
+  return { ...toFilters(s), sort_by: s.sort, sort_dir: s.dir };
+}

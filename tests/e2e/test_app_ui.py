@@ -1,0 +1,366 @@
+"""The browser app in real Chromium against a real `datavisor serve`, on scikit-image photos with boxes.
+
+One server for the module (starting one takes seconds on a loaded machine); the app is built first when
+app/webui is missing or older than its sources, by the script `make ui` runs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+from PIL import Image
+
+from tests.datasets_fixtures import import_dataset, wait_job
+from tests.e2e.app_photos import make_many, make_photos
+from tests.server import Server
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOT = ROOT / "build" / "screenshots" / "grid.png"
+README_SCREENSHOT = ROOT / "docs" / "grid.png"
+MANY = 2000
+TIMEOUT = 60_000  # ms; the machine may be busy
+
+# every page records CSP violations and uncaught errors; the `app` fixture fails a test that has any
+WATCH = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation',
+  (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+
+
+@pytest.fixture(scope="session")
+def built_app() -> Path:
+    if shutil.which("npm") is None:
+        pytest.fail("npm not found: the app's browser tests build it with Node.js 18+ (CI installs nodejs and npm)")
+    subprocess.run([str(ROOT / "scripts" / "build-ui.sh"), "--if-stale"], check=True, timeout=900)
+    index = ROOT / "app" / "webui" / "index.html"
+    assert index.is_file(), "scripts/build-ui.sh did not produce app/webui/index.html"
+    return index.parent
+
+
+@pytest.fixture(scope="module")
+def ui_server(built_app: Path, tmp_path_factory: pytest.TempPathFactory):
+    state = tmp_path_factory.mktemp("app-ui")
+    datasets = state / "datasets"
+    coco = make_photos(datasets / "photos")
+    make_many(datasets / "many", MANY)
+    server = Server(state)
+    with server, server.client() as client:
+        job = import_dataset(client, "photos", datasets / "photos" / "annotations.json", "coco")
+        assert job["state"] == "succeeded", job
+        started = client.post(
+            f"/datasets/{job['dataset_id']}/predictions",
+            json={"run": "detector", "format": "coco_results", "path": str(datasets / "photos" / "predictions.json")},
+        )
+        assert started.status_code == 202, started.text
+        assert wait_job(client, started.json()["job_id"])["state"] == "succeeded"
+        server.photos_id = job["dataset_id"]  # type: ignore[attr-defined]
+        server.photos = coco  # type: ignore[attr-defined]
+        yield server
+
+
+@pytest.fixture
+def app(page, ui_server):
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(f"page error: {error}"))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(f"console: {message.text}")
+            if message.type == "error" and "Content Security Policy" in message.text
+            else None
+        ),
+    )
+    page.add_init_script(WATCH)
+    page.set_default_timeout(TIMEOUT)
+    yield page
+    if not page.is_closed() and page.url.startswith("http"):
+        errors += [f"CSP violation: {v}" for v in page.evaluate("window.__csp || []")]
+    assert not errors, errors
+
+
+def grid_url(server, dataset_id: int, query: str = "") -> str:
+    return f"{server.url}/datasets/{dataset_id}" + (f"?{query}" if query else "")
+
+
+def wait_total(page, text: str) -> None:
+    page.wait_for_function(
+        "t => document.querySelector('[data-testid=total]')?.textContent === t", arg=text, timeout=TIMEOUT
+    )
+
+
+def wait_thumbnails(page) -> None:
+    """Every rendered thumbnail has loaded."""
+    page.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('.cell img')];"
+        " return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }",
+        timeout=TIMEOUT,
+    )
+
+
+def query_of(url: str) -> dict[str, list[str]]:
+    return parse_qs(urlparse(url).query)
+
+
+def test_import_with_live_progress_then_the_virtualised_grid(app, ui_server) -> None:
+    page = app
+    # sample the progress bar from inside the page, faster than a round trip per look
+    page.add_init_script(
+        """
+        window.__progress = [];
+        setInterval(() => {
+          const bar = document.querySelector('[data-testid=job] progress');
+          const state = document.querySelector('[data-testid=job]')?.dataset.state;
+          if (bar) window.__progress.push([state, bar.hasAttribute('value') ? bar.value : null,
+            document.querySelector('[data-testid=job-phase]')?.textContent]);
+        }, 5);
+        """
+    )
+    sample_requests: list[str] = []
+    page.on(
+        "request", lambda r: sample_requests.append(r.url) if re.search(r"/api/datasets/\d+/samples", r.url) else None
+    )
+    page.goto(ui_server.url + "/")
+    page.get_by_label("Name").fill("many crops")
+    page.get_by_label("Path on the server").fill(str(ui_server.state_dir / "datasets" / "many" / "annotations.json"))
+    page.get_by_role("button", name="Import").click()
+    job = page.locator("[data-testid=job]")
+    job.and_(page.locator("[data-state=succeeded]")).wait_for(timeout=120_000)
+
+    samples = page.evaluate("window.__progress")
+    values = sorted({v for _, v, _ in samples if v is not None and 0 < v < 1})
+    assert len(values) >= 2, f"the progress bar did not move: {samples[:5]} ... {samples[-5:]}"
+    phases = {p for _, _, p in samples if p}
+    assert any("reading image sizes" in p for p in phases), phases
+    assert any(s == "succeeded" for s, _, _ in samples)
+
+    page.get_by_role("link", name="Open dataset").click()
+    wait_total(page, f"{MANY:,} samples")
+    wait_thumbnails(page)
+    assert page.evaluate("performance.getEntriesByName('grid-painted').length") == 1
+
+    # virtualised: the DOM holds the rows in view plus overscan, never all 2,000 cells
+    cells = page.locator(".cell").count()
+    assert 0 < cells < 200, cells
+    page.locator("[data-testid=grid]").evaluate("el => el.scrollTo(0, el.scrollHeight)")
+    page.locator(f".cell[data-index='{MANY - 1}']").wait_for()
+    assert page.locator(".cell").count() < 200
+    assert page.locator(".cell[data-index='0']").count() == 0  # the top rows left the DOM
+    # one request per page of 100 samples (boxes included), never one per cell
+    pages = [u for u in sample_requests if "boxes=true" in u]
+    assert pages and len(pages) == len(sample_requests), sample_requests
+    offsets = [int(query_of(u)["offset"][0]) for u in pages]
+    assert all(o % 100 == 0 for o in offsets) and len(offsets) <= MANY // 100, offsets
+
+
+def test_boxes_are_drawn_where_the_annotations_say(app, ui_server) -> None:
+    page = app
+    page.goto(grid_url(ui_server, ui_server.photos_id))
+    wait_total(page, "13 samples")
+    wait_thumbnails(page)
+    with ui_server.client() as client:
+        first = client.get(f"/datasets/{ui_server.photos_id}/samples", params={"limit": 13}).json()["items"]
+        truth = {s["id"]: client.get(f"/samples/{s['id']}").json() for s in first}
+    page.wait_for_function(
+        "n => document.querySelectorAll('.cell .boxes g[data-source=ground_truth]').length === n",
+        arg=sum(1 for s in truth.values() for a in s["annotations"] if a["source"] == "ground_truth"),
+    )
+    drawn = page.evaluate(
+        """() => [...document.querySelectorAll('.cell')].map(cell => {
+            const img = cell.querySelector('img').getBoundingClientRect();
+            return {id: Number(cell.dataset.sampleId), img: [img.x, img.y, img.width, img.height],
+              boxes: [...cell.querySelectorAll('.boxes g')].map(g => {
+                const r = g.querySelector('rect').getBoundingClientRect();
+                return {id: Number(g.dataset.boxId), source: g.dataset.source, category: g.dataset.category,
+                        rect: [r.x, r.y, r.width, r.height], stroke: getComputedStyle(g.querySelector('rect')).stroke};
+              })};
+        })"""
+    )
+    checked = 0
+    for cell in drawn:
+        sample = truth[cell["id"]]
+        ix, iy, iw, ih = cell["img"]
+        scale = min(iw / sample["width"], ih / sample["height"])
+        ox, oy = ix + (iw - sample["width"] * scale) / 2, iy + (ih - sample["height"] * scale) / 2
+        expected = {a["id"]: a for a in sample["annotations"] if a["source"] == "ground_truth"}
+        assert {b["id"] for b in cell["boxes"]} == set(expected), sample["file_name"]  # predictions hidden by default
+        for box in cell["boxes"]:
+            x, y, w, h = expected[box["id"]]["bbox"]
+            want = [ox + x * scale, oy + y * scale, w * scale, h * scale]
+            assert box["rect"] == pytest.approx(want, abs=1.0), (sample["file_name"], box, want)
+            assert box["category"] == expected[box["id"]]["category"]
+            checked += 1
+    assert checked >= 15
+
+    # one pixel check: the left edge of the astronaut's "person" box has the class colour on screen
+    astronaut = next(c for c in drawn if truth[c["id"]]["file_name"] == "astronaut.jpg")
+    person = next(b for b in astronaut["boxes"] if b["category"] == "person")
+    colour = tuple(int(v) for v in re.findall(r"\d+", person["stroke"])[:3])
+    x, y, _, h = person["rect"]
+    shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
+    row = round(y + h * 0.7)  # clear of the flag box, whose bottom edge meets the middle
+    edge = [shot.getpixel((round(x) + dx, row)) for dx in (-1, 0, 1)]
+    best = min(edge, key=lambda p: sum(abs(a - b) for a, b in zip(p, colour, strict=True)))
+    assert all(abs(a - b) <= 40 for a, b in zip(best, colour, strict=True)), (edge, colour)
+    inside = shot.getpixel((round(x) + 12, row))
+    assert sum(abs(a - b) for a, b in zip(inside, colour, strict=True)) > 60, (inside, colour)
+
+    # predictions are dashed and have their own toggle; the README screenshot shows both
+    page.get_by_role("checkbox", name="detector").check()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.boxes g[data-source=detector] rect[stroke-dasharray]').length > 0"
+    )
+    assert page.locator(".boxes g[data-source=ground_truth] rect[stroke-dasharray]").count() == 0
+    assert "show=detector" in page.url
+    wait_thumbnails(page)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    if os.environ.get("DATAVISOR_UPDATE_SCREENSHOT") == "1":
+        README_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(SCREENSHOT, README_SCREENSHOT)
+
+
+def test_a_filter_lives_in_the_url_through_reload_and_history(app, ui_server) -> None:
+    page = app
+    page.goto(grid_url(ui_server, ui_server.photos_id))
+    wait_total(page, "13 samples")
+    page.locator("[data-testid=categories] [data-category=cup]").click()
+    page.wait_for_url(re.compile(r"category=cup"))
+    wait_total(page, "1 sample")
+    assert page.locator(".cell .caption-name").all_inner_texts() == ["coffee.jpg"]
+    page.wait_for_function("() => performance.getEntriesByName('grid-updated').length === 1")
+
+    page.reload()
+    wait_total(page, "1 sample")
+    assert page.locator("[data-category=cup][aria-pressed=true]").count() == 1
+    assert page.locator(".cell").count() == 1
+
+    page.go_back()
+    page.wait_for_url(lambda url: "category" not in url)
+    wait_total(page, "13 samples")
+    page.go_forward()
+    page.wait_for_url(re.compile(r"category=cup"))
+    wait_total(page, "1 sample")
+
+    # a pasted link with several filters and a sort gives that view in a fresh page
+    link = grid_url(ui_server, ui_server.photos_id, "min=2&sort=file_name&dir=desc")
+    other = page.context.new_page()
+    other.goto(link)
+    wait_total(other, "5 samples")
+    names = [t.split("\n")[0] for t in other.locator(".cell .caption-name").all_inner_texts()]
+    assert names == sorted(names, reverse=True) and len(names) == 5, names
+    assert other.get_by_label("sort by").input_value() == "file_name"
+    other.close()
+
+
+def test_tags_added_to_a_selection_survive_a_reload(app, ui_server) -> None:
+    page = app
+    page.goto(grid_url(ui_server, ui_server.photos_id))
+    wait_total(page, "13 samples")
+    page.locator(".cell[data-index='0']").click(modifiers=["Control"])
+    page.locator(".cell[data-index='2']").click(modifiers=["Shift"])  # range 0..2
+    assert page.get_by_test_id("selected-count").inner_text() == "3 selected"
+    page.get_by_label("tag name").fill("reviewed")
+    page.get_by_role("button", name="Add tag").click()
+    page.get_by_test_id("tag-result").wait_for()
+    assert "3 samples" in page.get_by_test_id("tag-result").inner_text()
+
+    page.reload()
+    wait_total(page, "13 samples")
+    page.locator("[data-testid=tags] [data-tag=reviewed]").wait_for()
+    assert page.locator("[data-testid=tags] [data-tag=reviewed] .facet-count").inner_text() == "3"
+    for index in (0, 1, 2):
+        assert "reviewed" in page.locator(f".cell[data-index='{index}'] .cell-tags").inner_text()
+    assert page.locator(".cell[data-index='3'] .cell-tags").filter(has_text="reviewed").count() == 0
+
+    # everything matching a filter, loaded or not, through "select all"
+    page.locator("[data-testid=categories] [data-category=person]").click()
+    wait_total(page, "2 samples")
+    page.locator(".cell[data-index='0'] .check").click()
+    page.get_by_role("button", name=re.compile("Select all 2 matching")).click()
+    assert page.get_by_test_id("selected-count").inner_text() == "2 selected"
+    page.get_by_label("tag name").fill("people")
+    page.get_by_role("button", name="Add tag").click()
+    page.get_by_test_id("tag-result").wait_for()
+    with ui_server.client() as client:
+        tagged = client.get(f"/datasets/{ui_server.photos_id}/samples", params={"tag": "people"}).json()
+        assert sorted(i["file_name"] for i in tagged["items"]) == ["astronaut.jpg", "camera.jpg"]
+        reviewed = client.get(f"/datasets/{ui_server.photos_id}/samples", params={"tag": "reviewed"}).json()
+        assert reviewed["total"] == 3
+
+
+def test_sample_view_keyboard_navigation_and_box_details(app, ui_server) -> None:
+    page = app
+    page.goto(grid_url(ui_server, ui_server.photos_id, "run=detector"))
+    wait_total(page, "13 samples")
+    page.locator(".cell[data-index='0']").click()
+    view = page.get_by_test_id("sample-view")
+    view.wait_for()
+    assert query_of(page.url)["open"] == ["0"]
+    page.wait_for_function("() => document.querySelector('[data-testid=sample-file]').textContent === 'astronaut.jpg'")
+    assert page.get_by_test_id("sample-position").inner_text() == "1 / 13"
+
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('[data-testid=sample-file]').textContent === 'chelsea.jpg'")
+    assert query_of(page.url)["open"] == ["1"]
+    assert page.get_by_test_id("sample-position").inner_text() == "2 / 13"
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('[data-testid=sample-file]').textContent === 'coffee.jpg'")
+
+    # the detector found the cup (TP, matched to the ground truth) and missed the spoon (FN)
+    cup = page.locator("[data-testid=box-list] .box-row", has_text="cup").first
+    cup.hover()
+    assert page.get_by_test_id("box-status").inner_text() == "TP"
+    assert page.locator(".stage .boxes g.lit").count() == 2  # the box and its matched partner
+    page.locator("[data-testid=box-list] .box-row", has_text="spoon").hover()
+    assert page.get_by_test_id("box-status").inner_text() == "FN"
+
+    page.reload()  # the open sample is part of the URL
+    page.wait_for_function("() => document.querySelector('[data-testid=sample-file]')?.textContent === 'coffee.jpg'")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => document.querySelector('[data-testid=sample-file]').textContent === 'chelsea.jpg'")
+    page.keyboard.press("Escape")
+    view.wait_for(state="detached")
+    assert "open" not in query_of(page.url)
+
+    page.keyboard.press("?")
+    page.get_by_role("dialog", name="Keyboard shortcuts").wait_for()
+    page.keyboard.press("Escape")
+    page.get_by_role("dialog", name="Keyboard shortcuts").wait_for(state="detached")
+
+
+def test_a_bad_import_shows_the_servers_message(app, ui_server) -> None:
+    page = app
+    page.goto(ui_server.url + "/")
+    # refused at once (outside the data roots): the reply's detail, verbatim
+    with httpx.Client(base_url=ui_server.api) as client:
+        refused = client.post("/datasets", json={"name": "etc", "format": "auto", "path": "/etc"})
+    assert refused.status_code in (403, 422), refused.text
+    page.get_by_label("Name").fill("etc")
+    page.get_by_label("Path on the server").fill("/etc")
+    page.get_by_role("button", name="Import").click()
+    page.locator(".import-form .error-text").wait_for()
+    assert page.locator(".import-form .error-text").inner_text() == refused.json()["detail"]
+
+    # accepted, then failed in the job: the job's error, verbatim
+    bad = ui_server.state_dir / "datasets" / "photos" / "predictions.json"  # a JSON array, not COCO
+    page.get_by_label("Name").fill("not coco")
+    page.get_by_label("Format").select_option("coco")
+    page.get_by_label("Path on the server").fill(str(bad))
+    with page.expect_response(lambda r: r.url.endswith("/api/datasets") and r.request.method == "POST") as started:
+        page.get_by_role("button", name="Import").click()
+    job_id = started.value.json()["job_id"]
+    page.get_by_test_id("job-error").wait_for()
+    with ui_server.client() as client:
+        job = client.get(f"/jobs/{job_id}").json()
+    assert job["state"] == "failed"
+    assert page.get_by_test_id("job-error").inner_text() == job["error"]
+    assert "not a valid COCO file" in job["error"]
