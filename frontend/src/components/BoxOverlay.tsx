@@ -3,7 +3,7 @@ import { categoryColor } from "@/lib/colors";
 export interface OverlayBox {
   id: number;
   category: string;
-  bbox: [number, number, number, number];
+  bbox: number[];
   source: string;
   confidence: number | null;
 }

@@ -308,6 +308,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Files
+         * @description List a folder inside the data roots (403 outside them; symlinks leaving the roots are not listed).
+         */
+        get: operations["list_files_api_files_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/health": {
         parameters: {
             query?: never;
@@ -478,6 +498,54 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** FileEntry */
+        FileEntry: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "dir" | "file";
+            /** Name */
+            name: string;
+            /**
+             * Path
+             * @description absolute path, to pass back as `path` (folders) or to the import form
+             */
+            path: string;
+            /**
+             * Size
+             * @description bytes (files); null for folders
+             */
+            size: number | null;
+        };
+        /** FileListing */
+        FileListing: {
+            /**
+             * Entries
+             * @description folders first, then files, each by name
+             */
+            entries: components["schemas"]["FileEntry"][];
+            /**
+             * Parent
+             * @description folder above; null at a root and for the roots listing
+             */
+            parent: string | null;
+            /**
+             * Path
+             * @description the listed folder, resolved; null when the roots are listed
+             */
+            path: string | null;
+            /**
+             * Roots
+             * @description the configured data roots (DATAVISOR_DATA_ROOTS)
+             */
+            roots: string[];
+            /**
+             * Truncated
+             * @description true when the folder holds more than 5000 entries
+             */
+            truncated: boolean;
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -528,6 +596,74 @@ export interface components {
             job_id: string;
             /** Run */
             run: string;
+        };
+        /**
+         * SampleBox
+         * @description A box on a samples page (`boxes=true`): ground truth, or a prediction of a run named in `runs`.
+         */
+        SampleBox: {
+            /**
+             * Bbox
+             * @description [x, y, w, h] in pixels, top-left origin
+             */
+            bbox: number[];
+            /** Category */
+            category: string;
+            /** Category Id */
+            category_id: number;
+            /**
+             * Confidence
+             * @description score of a prediction; null for ground truth
+             */
+            confidence: number | null;
+            /** Id */
+            id: number;
+            /** Iscrowd */
+            iscrowd: boolean;
+            /**
+             * Source
+             * @description 'ground_truth' or the prediction run's name
+             */
+            source: string;
+        };
+        /** SampleItem */
+        SampleItem: {
+            /**
+             * Annotation Count
+             * @description ground-truth boxes
+             */
+            annotation_count: number;
+            /**
+             * Boxes
+             * @description with boxes=true; null otherwise
+             */
+            boxes?: components["schemas"]["SampleBox"][] | null;
+            /** File Name */
+            file_name: string;
+            /** Height */
+            height: number | null;
+            /** Id */
+            id: number;
+            /** Split */
+            split: string | null;
+            /** Tags */
+            tags: string[];
+            /** Width */
+            width: number | null;
+        };
+        /** SamplesPage */
+        SamplesPage: {
+            /** Items */
+            items: components["schemas"]["SampleItem"][];
+            /** Limit */
+            limit: number;
+            /** Offset */
+            offset: number;
+            /**
+             * Total
+             * @description samples matching the filters
+             */
+            total: number;
         };
         /** ValidationError */
         ValidationError: {
@@ -1119,6 +1255,10 @@ export interface operations {
     list_samples_api_datasets__dataset_id__samples_get: {
         parameters: {
             query?: {
+                /** @description every item also carries `boxes` (ground truth, plus the runs below) */
+                boxes?: boolean;
+                /** @description repeatable, with boxes=true: prediction runs to include */
+                runs?: string[];
                 offset?: number;
                 limit?: number;
                 /** @description id, file_name, width, height, annotation_count; errors, worst (with eval_run) */
@@ -1158,9 +1298,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SamplesPage"];
                 };
             };
             /** @description Validation Error */
@@ -1424,6 +1562,38 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_files_api_files_get: {
+        parameters: {
+            query?: {
+                /** @description folder to list: absolute, or relative to a data root; omit it to list the roots */
+                path?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FileListing"];
+                };
             };
             /** @description Validation Error */
             422: {

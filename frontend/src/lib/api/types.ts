@@ -35,33 +35,10 @@ export interface Job {
   error: string | null;
 }
 
-export interface Box {
-  id: number;
-  category_id?: number;
-  category: string;
-  bbox: [number, number, number, number];
-  source: string;
-  confidence: number | null;
-  iscrowd: boolean;
-}
-
-export interface SampleItem {
-  id: number;
-  file_name: string;
-  width: number;
-  height: number;
-  split: string | null;
-  tags: string[];
-  annotation_count: number;
-  boxes?: Box[];
-}
-
-export interface SamplesPage {
-  total: number;
-  offset: number;
-  limit: number;
-  items: SampleItem[];
-}
+export type Box = components["schemas"]["SampleBox"];
+export type SampleItem = components["schemas"]["SampleItem"];
+export type SamplesPage = components["schemas"]["SamplesPage"];
+export type SimilarHit = components["schemas"]["Hit"];
 
 export interface BoxEvaluation {
   status: "TP" | "FP" | "FN" | "ignored" | string;
@@ -70,7 +47,13 @@ export interface BoxEvaluation {
   iou: number | null;
 }
 
-export interface Annotation extends Box {
+export interface Annotation {
+  id: number;
+  category: string;
+  bbox: [number, number, number, number];
+  source: string;
+  confidence: number | null;
+  iscrowd: boolean;
   area: number | null;
   evaluation: Record<string, BoxEvaluation>;
 }
@@ -124,21 +107,5 @@ export interface EmbeddingsStatus {
   models: { model: string; samples?: number; embedded?: number }[];
 }
 
-export interface SimilarHit {
-  sample_id: number;
-  score: number;
-}
-
-export interface FileEntry {
-  name: string;
-  path: string;
-  kind: "dir" | "file";
-  size: number | null;
-}
-
-export interface FileListing {
-  roots: string[];
-  path: string | null;
-  parent: string | null;
-  entries: FileEntry[];
-}
+export type FileEntry = components["schemas"]["FileEntry"];
+export type FileListing = components["schemas"]["FileListing"];

@@ -48,6 +48,7 @@ export function FileBrowser({ onPick, onClose }: { onPick: (path: string) => voi
         {listing && listing.path !== null && (
           <ul className="files-list">
             {listing.entries.length === 0 && <li className="hint">This folder is empty.</li>}
+            {listing.truncated && <li className="hint">Only the first {listing.entries.length.toLocaleString()} entries are listed; type the path instead.</li>}
             {listing.entries.map((entry) => (
               <li key={entry.path}>
                 <button

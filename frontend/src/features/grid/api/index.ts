@@ -1,7 +1,7 @@
 import { useQueries, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useState } from "react";
 import { api } from "@/lib/api/client";
-import { PAGE_SIZE, predictionsQuery, sampleQuery, samplesPageQuery } from "@/lib/api/queries";
+import { PAGE_SIZE, predictionsQuery, samplesPageQuery } from "@/lib/api/queries";
 import type { SamplesPage, TagEditResult } from "@/lib/api/types";
 import { samplesQuery, toFilters, type ViewState } from "@/lib/url-state";
 
@@ -16,11 +16,6 @@ export function useGridPages(datasetId: number, view: ViewState, pages: number[]
 
 export function usePredictionRuns(datasetId: number) {
   return useQuery(predictionsQuery(datasetId));
-}
-
-/** Boxes of one sample, for a samples page that came without them (a backend without `boxes=true`). */
-export function useSampleBoxes(sampleId: number, enabled: boolean) {
-  return useQuery({ ...sampleQuery(sampleId), enabled });
 }
 
 // the tags endpoint takes at most 10,000 ids a call; smaller chunks keep each write short

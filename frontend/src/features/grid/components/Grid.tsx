@@ -61,11 +61,17 @@ export function Grid({ datasetId, view, setView }: Props) {
     for (let p = Math.floor(firstIndex / PAGE_SIZE); p <= Math.floor(lastIndex / PAGE_SIZE); p++) list.push(p);
     return list;
   }, [firstIndex, lastIndex]);
-  const results = useGridPages(datasetId, view, pages);
+  // a run named in the URL that no longer exists is dropped, not sent (the API answers 404 for it)
+  const runs = usePredictionRuns(datasetId);
+  const pageView = useMemo(() => {
+    const known = runs.data?.map((r) => r.run);
+    return known ? { ...view, show: view.show.filter((r) => known.includes(r)) } : view;
+  }, [view, runs.data]);
+  const results = useGridPages(datasetId, pageView, pages);
 
   const byPage = useRef(new Map<number, SampleItem[]>());
-  const currentKey = useRef(filterKey + view.show.join("\u0000"));
-  const pageKey = filterKey + view.show.join("\u0000");
+  const pageKey = filterKey + pageView.show.join("\u0000");
+  const currentKey = useRef(pageKey);
   if (currentKey.current !== pageKey) {
     currentKey.current = pageKey;
     byPage.current = new Map();
@@ -135,7 +141,6 @@ export function Grid({ datasetId, view, setView }: Props) {
     [range, toggle, selecting, setView],
   );
 
-  const runs = usePredictionRuns(datasetId);
   const display: BoxDisplay = useMemo(
     () => ({ gt: view.gt, runs: view.show, conf: view.conf, labels: view.labels }),
     [view.gt, view.show, view.conf, view.labels],

@@ -2,7 +2,6 @@ import { memo, useEffect, useRef } from "react";
 import { BoxOverlay, type OverlayBox } from "@/components/BoxOverlay";
 import { imageUrl } from "@/lib/api/client";
 import type { Box, SampleItem } from "@/lib/api/types";
-import { useSampleBoxes } from "../api";
 
 export interface BoxDisplay {
   gt: boolean;
@@ -35,11 +34,10 @@ interface Props {
 
 export const Thumb = memo(function Thumb({ item, index, size, display, selected, onClick, onToggle, onDone }: Props) {
   const img = useRef<HTMLImageElement>(null);
-  // a backend without `boxes=true` sends none: fetch this sample's boxes on its own (slow path)
-  const fallback = useSampleBoxes(item.id, item.boxes === undefined);
-  const boxes = item.boxes ?? fallback.data?.annotations ?? [];
-  const shown = visibleBoxes(boxes, display);
-  const scale = Math.min(size / item.width, size / item.height);
+  // the page's own boxes (boxes=true): never a request per cell
+  const shown = visibleBoxes(item.boxes ?? [], display);
+  const known = Boolean(item.width && item.height);
+  const scale = known ? Math.min(size / (item.width as number), size / (item.height as number)) : 1;
 
   useEffect(() => {
     const element = img.current;
@@ -70,7 +68,7 @@ export const Thumb = memo(function Thumb({ item, index, size, display, selected,
           onLoad={() => onDone(index)}
           onError={() => onDone(index)}
         />
-        <BoxOverlay width={item.width} height={item.height} boxes={shown} scale={scale} labels={display.labels} />
+        {known && <BoxOverlay width={item.width as number} height={item.height as number} boxes={shown} scale={scale} labels={display.labels} />}
         <button
           type="button"
           className="check"
