@@ -81,10 +81,14 @@ def serve(root: Path, request: Request) -> Response:
 def install(app: FastAPI, root: Path = WEBUI_DIR) -> None:
     """Serve the build in `root` for every GET/HEAD that no API route answered."""
 
+    # the API's own handler of HTTP errors (app/routers/errors.py) keeps answering its 404s
+    api_handler = app.exception_handlers.get(StarletteHTTPException)
+
     @app.exception_handler(404)
     async def _not_found(request: Request, exc: Exception) -> Response:
-        detail = exc.detail if isinstance(exc, StarletteHTTPException) else "Not Found"
-        headers = getattr(exc, "headers", None)
         if _is_api(request.url.path) or request.method not in ("GET", "HEAD"):
-            return JSONResponse({"detail": detail}, status_code=404, headers=headers)
+            if api_handler is not None:
+                return await api_handler(request, exc)
+            detail = exc.detail if isinstance(exc, StarletteHTTPException) else "Not Found"
+            return JSONResponse({"detail": detail}, status_code=404, headers=getattr(exc, "headers", None))
         return serve(root, request)

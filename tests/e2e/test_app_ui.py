@@ -258,6 +258,21 @@ def test_a_filter_lives_in_the_url_through_reload_and_history(app, ui_server) ->
     page.wait_for_url(re.compile(r"category=cup"))
     wait_total(page, "1 sample")
 
+    # a saved view stores the filters and brings them back on a bare grid; it can be deleted
+    page.get_by_label("view name").fill("cups only")
+    page.get_by_role("button", name="Save", exact=True).click()
+    saved = page.get_by_test_id("saved-views").get_by_role("button", name="cups only", exact=True)
+    saved.wait_for()
+    page.goto(grid_url(ui_server, ui_server.photos_id))
+    wait_total(page, "13 samples")
+    saved.click()
+    page.wait_for_url(re.compile(r"category=cup"))
+    wait_total(page, "1 sample")
+    page.get_by_role("button", name="delete view cups only").click()
+    saved.wait_for(state="detached")
+    with ui_server.client() as client:
+        assert client.get(f"/datasets/{ui_server.photos_id}/views").json() == []
+
     # a pasted link with several filters and a sort gives that view in a fresh page
     link = grid_url(ui_server, ui_server.photos_id, "min=2&sort=file_name&dir=desc")
     other = page.context.new_page()

@@ -10,7 +10,10 @@ export interface paths {
         /** List Datasets */
         get: operations["list_datasets_api_datasets_get"];
         put?: never;
-        /** Create Dataset */
+        /**
+         * Create Dataset
+         * @description Start importing a dataset (COCO, YOLO or class folders) as a job; the row exists at once as 'importing'.
+         */
         post: operations["create_dataset_api_datasets_post"];
         delete?: never;
         options?: never;
@@ -29,7 +32,10 @@ export interface paths {
         get: operations["get_dataset_api_datasets__dataset_id__get"];
         put?: never;
         post?: never;
-        /** Delete Dataset */
+        /**
+         * Delete Dataset
+         * @description Delete the dataset and everything of it (samples, boxes, tags, runs, vectors); running jobs are cancelled.
+         */
         delete: operations["delete_dataset_api_datasets__dataset_id__delete"];
         options?: never;
         head?: never;
@@ -105,7 +111,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Confusion Cell */
+        /**
+         * Confusion Cell
+         * @description The samples behind one cell of the confusion matrix, with the boxes counted there.
+         */
         get: operations["confusion_cell_api_datasets__dataset_id__evaluation_confusion_get"];
         put?: never;
         post?: never;
@@ -139,7 +148,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Facets */
+        /**
+         * Facets
+         * @description Counts per category, split and tag of the samples matching the filters.
+         */
         get: operations["facets_api_datasets__dataset_id__facets_get"];
         put?: never;
         post?: never;
@@ -159,7 +171,10 @@ export interface paths {
         /** List Predictions */
         get: operations["list_predictions_api_datasets__dataset_id__predictions_get"];
         put?: never;
-        /** Import Predictions */
+        /**
+         * Import Predictions
+         * @description Import a prediction run and evaluate it, as a job.
+         */
         post: operations["import_predictions_api_datasets__dataset_id__predictions_post"];
         delete?: never;
         options?: never;
@@ -264,7 +279,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Edit Tags */
+        /**
+         * Edit Tags
+         * @description Add and/or remove tags on up to 10,000 samples in one transaction.
+         */
         post: operations["edit_tags_api_datasets__dataset_id__tags_post"];
         delete?: never;
         options?: never;
@@ -282,7 +300,10 @@ export interface paths {
         /** List Views */
         get: operations["list_views_api_datasets__dataset_id__views_get"];
         put?: never;
-        /** Create View */
+        /**
+         * Create View
+         * @description Save the filters under a name (validated like the samples query).
+         */
         post: operations["create_view_api_datasets__dataset_id__views_post"];
         delete?: never;
         options?: never;
@@ -376,7 +397,10 @@ export interface paths {
         get: operations["get_job_api_jobs__job_id__get"];
         put?: never;
         post?: never;
-        /** Cancel Job */
+        /**
+         * Cancel Job
+         * @description Ask a queued or running job to stop; the reply is its state now (a finished job is left as it is).
+         */
         delete: operations["cancel_job_api_jobs__job_id__delete"];
         options?: never;
         head?: never;
@@ -393,6 +417,8 @@ export interface paths {
         /**
          * Job Events
          * @description Server-sent events: one `progress` event per change, a final `end` event, keep-alive comments.
+         *
+         *     Each event's data is the job as `GET /jobs/{job_id}` returns it.
          */
         get: operations["job_events_api_jobs__job_id__events_get"];
         put?: never;
@@ -464,6 +490,38 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Annotation */
+        Annotation: {
+            /** Area */
+            area: number | null;
+            /**
+             * Bbox
+             * @description [x, y, width, height] in pixels
+             */
+            bbox: number[];
+            /** Category */
+            category: string;
+            /** Confidence */
+            confidence: number | null;
+            /**
+             * Evaluation
+             * @description per prediction run evaluated at eval_iou
+             */
+            evaluation: {
+                [key: string]: components["schemas"]["BoxEvaluation"];
+            };
+            /** Id */
+            id: number;
+            /** Iscrowd */
+            iscrowd: boolean;
+            /**
+             * Source
+             * @description ground_truth or the prediction run
+             */
+            source: string;
+        } & {
+            [key: string]: unknown;
+        };
         /** Body_similar_to_upload_api_datasets__dataset_id__similar_post */
         Body_similar_to_upload_api_datasets__dataset_id__similar_post: {
             /**
@@ -471,6 +529,179 @@ export interface components {
              * @description a picture (JPEG, PNG, ...) that need not be in the dataset
              */
             image: string;
+        };
+        /** BoxEvaluation */
+        BoxEvaluation: {
+            /**
+             * Error
+             * @description error category of a false positive or a miss
+             */
+            error: string | null;
+            /**
+             * Iou
+             * @description IoU with the matched box
+             */
+            iou: number | null;
+            /**
+             * Partner Id
+             * @description the matched box
+             */
+            partner_id: number | null;
+            /**
+             * Status
+             * @description tp, fp, fn or ignored
+             */
+            status: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Cancelled */
+        Cancelled: {
+            /**
+             * Cancelled
+             * @description ids of the jobs asked to stop
+             */
+            cancelled: string[];
+        };
+        /** CategoryFacet */
+        CategoryFacet: {
+            /** Annotations */
+            annotations: number;
+            /** Samples */
+            samples: number;
+            /** Value */
+            value: string;
+        };
+        /** CellSample */
+        CellSample: {
+            /** Annotation Ids */
+            annotation_ids: number[];
+            /** Boxes */
+            boxes: number;
+            /** File Name */
+            file_name: string;
+            /** Sample Id */
+            sample_id: number;
+            /** Split */
+            split: string | null;
+        };
+        /** ClassCount */
+        ClassCount: {
+            /** Annotations */
+            annotations: number;
+            /** Category */
+            category: string;
+            /** Mean Area */
+            mean_area: number | null;
+            /** Samples */
+            samples: number;
+            /** Supercategory */
+            supercategory: string | null;
+        };
+        /** ClassEvaluation */
+        ClassEvaluation: {
+            /** Ap */
+            ap: number | null;
+            /** Ap50 */
+            ap50: number | null;
+            /** Ap At Iou */
+            ap_at_iou: number | null;
+            /** Category */
+            category: string;
+            /** Category Id */
+            category_id: number;
+            /**
+             * Errors
+             * @description false positives per error category, and misses
+             */
+            errors?: {
+                [key: string]: number;
+            } | null;
+            /** Fn */
+            fn: number;
+            /** Fp */
+            fp: number;
+            /** Ground Truth */
+            ground_truth: number;
+            pr_curve: components["schemas"]["PrCurve"] | null;
+            /** Precision */
+            precision: number | null;
+            /** Predictions */
+            predictions: number;
+            /** Recall */
+            recall: number | null;
+            /** Tp */
+            tp: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** CocoSizes */
+        CocoSizes: {
+            /** Large */
+            large: number;
+            /** Medium */
+            medium: number;
+            /** Small */
+            small: number;
+        };
+        /** Confusion */
+        Confusion: {
+            /** Category Ids */
+            category_ids: (number | null)[];
+            /** Columns */
+            columns: string;
+            /**
+             * Labels
+             * @description category names, then 'background'
+             */
+            labels: string[];
+            /**
+             * Matrix
+             * @description rows actual, columns predicted
+             */
+            matrix: number[][];
+            /** Note */
+            note?: string | null;
+            /** Rows */
+            rows: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ConfusionCell */
+        ConfusionCell: {
+            /** Actual */
+            actual: string;
+            /**
+             * Boxes
+             * @description boxes counted in the cell
+             */
+            boxes: number;
+            /** Dataset Id */
+            dataset_id: number;
+            /** Iou */
+            iou: number;
+            /** Predicted */
+            predicted: string;
+            /** Run */
+            run: string;
+            /** Samples */
+            samples: components["schemas"]["CellSample"][];
+            /**
+             * Total
+             * @description samples holding them
+             */
+            total: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Counts */
+        Counts: {
+            /** Annotations */
+            annotations: number;
+            /** Samples */
+            samples: number;
+        } & {
+            [key: string]: unknown;
         };
         /** CreateDataset */
         CreateDataset: {
@@ -484,19 +715,273 @@ export interface components {
             images_dir?: string | null;
             /** Name */
             name: string;
-            /** Path */
+            /**
+             * Path
+             * @description file or folder inside the data roots
+             */
             path: string;
             /** Split */
             split?: string | null;
         };
         /** CreateView */
         CreateView: {
-            /** Filters */
+            /**
+             * SampleFilters
+             * @description Which samples: every given filter must match (tags: all of them).
+             */
             filters?: {
-                [key: string]: unknown;
+                /**
+                 * Category
+                 * @description category name
+                 */
+                category?: string | null;
+                /**
+                 * Eval Iou
+                 * @description IoU threshold of the evaluation
+                 * @default 0.5
+                 */
+                eval_iou: number;
+                /**
+                 * Eval Run
+                 * @description prediction run
+                 */
+                eval_run?: string | null;
+                /**
+                 * Has Fn
+                 * @description samples with (true) / without (false) missed boxes
+                 */
+                has_fn?: boolean | null;
+                /**
+                 * Has Fp
+                 * @description samples with (true) / without (false) false positives
+                 */
+                has_fp?: boolean | null;
+                /** Max Annotations */
+                max_annotations?: number | null;
+                /** Min Annotations */
+                min_annotations?: number | null;
+                /**
+                 * Search
+                 * @description file-name substring
+                 */
+                search?: string | null;
+                /** Split */
+                split?: string | null;
+                /**
+                 * Tag
+                 * @description all of these tags
+                 */
+                tag?: string[];
             };
             /** Name */
             name: string;
+        };
+        /** Dataset */
+        Dataset: {
+            counts: components["schemas"]["DatasetCounts"];
+            /**
+             * Created At
+             * @description ISO 8601, UTC
+             */
+            created_at: string | null;
+            /** Format */
+            format: string;
+            /** Id */
+            id: number;
+            /** Images Dir */
+            images_dir: string | null;
+            /**
+             * Info
+             * @description what the import reported about the files (missing images, skipped entries)
+             */
+            info?: {
+                [key: string]: unknown;
+            } | null;
+            /** Name */
+            name: string;
+            /** Path */
+            path: string;
+            /**
+             * Status
+             * @description importing, then ready
+             */
+            status: string;
+            /**
+             * Updated At
+             * @description ISO 8601, UTC
+             */
+            updated_at: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** DatasetCounts */
+        DatasetCounts: {
+            /** Annotations */
+            annotations: number;
+            /** Categories */
+            categories: number;
+            /** Samples */
+            samples: number;
+            /**
+             * Splits
+             * @description per split ('none' for samples without one)
+             */
+            splits: {
+                [key: string]: components["schemas"]["Counts"];
+            };
+        } & {
+            [key: string]: unknown;
+        };
+        /** DatasetSummary */
+        DatasetSummary: {
+            counts: components["schemas"]["Counts"];
+            /**
+             * Created At
+             * @description ISO 8601, UTC
+             */
+            created_at: string | null;
+            /** Format */
+            format: string;
+            /** Id */
+            id: number;
+            /** Images Dir */
+            images_dir: string | null;
+            /** Name */
+            name: string;
+            /** Path */
+            path: string;
+            /**
+             * Status
+             * @description importing, then ready
+             */
+            status: string;
+            /**
+             * Updated At
+             * @description ISO 8601, UTC
+             */
+            updated_at: string | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** DuplicateGroup */
+        DuplicateGroup: {
+            /** Sample Ids */
+            sample_ids: number[];
+            /** Size */
+            size: number;
+        };
+        /** Duplicates */
+        Duplicates: {
+            /** Groups */
+            groups: components["schemas"]["DuplicateGroup"][];
+            /** Model */
+            model: string;
+            /**
+             * Samples
+             * @description embedded samples compared
+             */
+            samples: number;
+            /** Threshold */
+            threshold: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** EmbeddingStatus */
+        EmbeddingStatus: {
+            /** Dataset Id */
+            dataset_id: number;
+            /**
+             * Jobs
+             * @description queued or running embedding jobs
+             */
+            jobs: components["schemas"]["Job"][];
+            /**
+             * Model
+             * @description the model new runs use
+             */
+            model: string;
+            /**
+             * Models
+             * @description vectors stored per model
+             */
+            models: components["schemas"]["ModelVectors"][];
+            /** Samples */
+            samples: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ErrorReply
+         * @description What every 4xx/5xx reply carries; some errors add fields (e.g. the current version of a 409).
+         */
+        ErrorReply: {
+            /**
+             * Detail
+             * @description one readable line; names the file and the entry where one exists
+             */
+            detail: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * Evaluation
+         * @description COCO metrics (pycocotools' numbers), counts at `iou`, PR curves, per-class rows, errors, confusion.
+         */
+        Evaluation: {
+            /** Ap At Iou */
+            ap_at_iou: number | null;
+            /**
+             * Category
+             * @description set when the reply is restricted to one category
+             */
+            category?: string | null;
+            confusion?: components["schemas"]["Confusion"] | null;
+            /** Dataset Id */
+            dataset_id: number;
+            /** Errors */
+            errors?: {
+                [key: string]: number;
+            } | null;
+            /** Fn */
+            fn: number;
+            /** Fp */
+            fp: number;
+            /** Iou */
+            iou: number;
+            /** Map */
+            map: number | null;
+            /** Map50 */
+            map50: number | null;
+            /** Map75 */
+            map75?: number | null;
+            /** Per Class */
+            per_class: components["schemas"]["ClassEvaluation"][];
+            pr_curve: components["schemas"]["PrCurve"];
+            /** Precision */
+            precision: number | null;
+            /** Recall */
+            recall: number | null;
+            /** Run */
+            run: string;
+            /** Split */
+            split: string | null;
+            /** Tp */
+            tp: number;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Facets */
+        Facets: {
+            /** Categories */
+            categories: components["schemas"]["CategoryFacet"][];
+            /** Splits */
+            splits: components["schemas"]["ValueCount"][];
+            /** Tags */
+            tags: components["schemas"]["ValueCount"][];
+            /** Total */
+            total: number;
+        } & {
+            [key: string]: unknown;
         };
         /** FileEntry */
         FileEntry: {
@@ -546,16 +1031,38 @@ export interface components {
              */
             truncated: boolean;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /** Health */
+        Health: {
+            /**
+             * Status
+             * @description ok
+             */
+            status: string;
+        };
+        /** Histogram */
+        Histogram: {
+            /** Bins */
+            bins: components["schemas"]["HistogramBin"][];
+            /** Measure */
+            measure: string;
+        };
+        /** HistogramBin */
+        HistogramBin: {
+            /** Count */
+            count: number;
+            /** Max */
+            max: number | null;
+            /** Min */
+            min: number;
         };
         /** Hit */
         Hit: {
             /** Sample Id */
             sample_id: number;
-            /** Score */
+            /**
+             * Score
+             * @description cosine similarity
+             */
             score: number;
         };
         /** ImportPredictions */
@@ -580,13 +1087,147 @@ export interface components {
         ImportStarted: {
             /** Dataset Id */
             dataset_id: number;
-            /** Job Id */
+            /**
+             * Job Id
+             * @description follow it at /jobs/{job_id} or /jobs/{job_id}/events
+             */
             job_id: string;
+        };
+        /** Job */
+        Job: {
+            /** Created At */
+            created_at: string | null;
+            /** Dataset Id */
+            dataset_id: number | null;
+            /** Done */
+            done: number;
+            /**
+             * Error
+             * @description why it failed, verbatim
+             */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /**
+             * Kind
+             * @description import, predictions, embeddings, ...
+             */
+            kind: string;
+            /** Message */
+            message: string | null;
+            /**
+             * Result
+             * @description what the job reports when it succeeds
+             */
+            result: {
+                [key: string]: unknown;
+            } | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * State
+             * @description queued, running, succeeded, failed or cancelled
+             */
+            state: string;
+            /** Total */
+            total: number | null;
+        } & {
+            [key: string]: unknown;
         };
         /** JobStarted */
         JobStarted: {
             /** Job Id */
             job_id: string;
+        };
+        /** ModelVectors */
+        ModelVectors: {
+            /** Dim */
+            dim: number;
+            /** Model */
+            model: string;
+            /** Vectors */
+            vectors: number;
+        };
+        /** NamedSplitStatistics */
+        NamedSplitStatistics: {
+            /** Annotations */
+            annotations: number;
+            /**
+             * Height Range
+             * @description [min, max]
+             */
+            height_range: (number | null)[];
+            /** Images Without Annotations */
+            images_without_annotations: number;
+            /** Mean Height */
+            mean_height: number | null;
+            /** Mean Width */
+            mean_width: number | null;
+            /** Samples */
+            samples: number;
+            /** Split */
+            split: string | null;
+            /**
+             * Width Range
+             * @description [min, max]
+             */
+            width_range: (number | null)[];
+        } & {
+            [key: string]: unknown;
+        };
+        /** Plugin */
+        Plugin: {
+            /** Api Version */
+            api_version?: string | number | null;
+            /** Description */
+            description?: string | null;
+            /**
+             * Error
+             * @description why it did not load
+             */
+            error?: string | null;
+            /** Loaded */
+            loaded: boolean;
+            /** Name */
+            name: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** Point */
+        Point: {
+            /** Sample Id */
+            sample_id: number;
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+        };
+        /** PrCurve */
+        PrCurve: {
+            /**
+             * Precision
+             * @description per recall point; -1 where undefined (COCO)
+             */
+            precision: number[];
+            /** Recall */
+            recall: number[];
+        };
+        /** PredictionRun */
+        PredictionRun: {
+            /** Created At */
+            created_at: string;
+            /** Format */
+            format: string;
+            /** Path */
+            path: string;
+            /** Predictions */
+            predictions: number;
+            /** Run */
+            run: string;
+        } & {
+            [key: string]: unknown;
         };
         /** PredictionsStarted */
         PredictionsStarted: {
@@ -596,6 +1237,70 @@ export interface components {
             job_id: string;
             /** Run */
             run: string;
+        };
+        /** Projection */
+        Projection: {
+            /** Method */
+            method: string;
+            /** Model */
+            model: string;
+            /** Points */
+            points: components["schemas"]["Point"][];
+        } & {
+            [key: string]: unknown;
+        };
+        /** Ready */
+        Ready: {
+            /** Expected Schema Version */
+            expected_schema_version: number;
+            /** Plugins */
+            plugins: components["schemas"]["Plugin"][];
+            /** Schema Version */
+            schema_version: number | null;
+            /**
+             * Status
+             * @description ready, or starting (503)
+             */
+            status: string;
+            /** Version */
+            version: string;
+        };
+        /** RunCount */
+        RunCount: {
+            /** Annotations */
+            annotations: number;
+            /** Run */
+            run: string;
+        };
+        /** Sample */
+        Sample: {
+            /** Annotation Count */
+            annotation_count: number;
+            /** Annotations */
+            annotations: components["schemas"]["Annotation"][];
+            /** Dataset Id */
+            dataset_id: number;
+            /**
+             * Fields
+             * @description fields set by plugins at import
+             */
+            fields: {
+                [key: string]: unknown;
+            };
+            /** File Name */
+            file_name: string;
+            /** Height */
+            height: number | null;
+            /** Id */
+            id: number;
+            /** Split */
+            split: string | null;
+            /** Tags */
+            tags: string[];
+            /** Width */
+            width: number | null;
+        } & {
+            [key: string]: unknown;
         };
         /**
          * SampleBox
@@ -650,6 +1355,8 @@ export interface components {
             tags: string[];
             /** Width */
             width: number | null;
+        } & {
+            [key: string]: unknown;
         };
         /** SamplesPage */
         SamplesPage: {
@@ -664,19 +1371,176 @@ export interface components {
              * @description samples matching the filters
              */
             total: number;
+        } & {
+            [key: string]: unknown;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
+        /** Statistics */
+        Statistics: {
+            box_size_histogram: components["schemas"]["Histogram"];
+            box_sizes_coco: components["schemas"]["CocoSizes"];
+            /** Class Distribution */
+            class_distribution: components["schemas"]["ClassCount"][];
+            /** Images Without Annotations */
+            images_without_annotations: number;
+            /** Prediction Runs */
+            prediction_runs: components["schemas"]["RunCount"][];
+            /** Splits */
+            splits: components["schemas"]["NamedSplitStatistics"][];
+            totals: components["schemas"]["TotalStatistics"];
+        } & {
+            [key: string]: unknown;
+        };
+        /** TagEdit */
+        TagEdit: {
+            /** Add */
+            add?: string[];
+            /** Remove */
+            remove?: string[];
+            /** Sample Ids */
+            sample_ids: number[];
+        };
+        /** TagsEdited */
+        TagsEdited: {
+            /** Added */
+            added: number;
+            /**
+             * Affected
+             * @description samples whose tags changed
+             */
+            affected: number;
+            /**
+             * Matched
+             * @description of the given ids, samples of this dataset
+             */
+            matched: number;
+            /** Removed */
+            removed: number;
+        };
+        /** TotalStatistics */
+        TotalStatistics: {
+            /** Annotations */
+            annotations: number;
+            /** Categories */
+            categories: number;
+            /**
+             * Height Range
+             * @description [min, max]
+             */
+            height_range: (number | null)[];
+            /** Images Without Annotations */
+            images_without_annotations: number;
+            /** Mean Height */
+            mean_height: number | null;
+            /** Mean Width */
+            mean_width: number | null;
+            /** Samples */
+            samples: number;
+            /**
+             * Width Range
+             * @description [min, max]
+             */
+            width_range: (number | null)[];
+        } & {
+            [key: string]: unknown;
+        };
+        /**
+         * ValidationErrorReply
+         * @description A 422: `detail` joins every problem as `where: what`; request validation adds the structured list.
+         */
+        ValidationErrorReply: {
+            /**
+             * Detail
+             * @description one readable line; names the file and the entry where one exists
+             */
+            detail: string;
+            /**
+             * Errors
+             * @description one entry per problem (request validation)
+             * @default null
+             */
+            errors: components["schemas"]["ValidationIssue"][] | null;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ValidationIssue */
+        ValidationIssue: {
+            /**
+             * Loc
+             * @description where: 'body', 'query' or 'path', then the field
+             */
             loc: (string | number)[];
-            /** Message */
+            /** Msg */
             msg: string;
-            /** Error Type */
+            /** Type */
             type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ValueCount */
+        ValueCount: {
+            /** Count */
+            count: number;
+            /** Value */
+            value: string | null;
+        };
+        /** View */
+        View: {
+            /** Created At */
+            created_at: string;
+            /** Dataset Id */
+            dataset_id: number;
+            /**
+             * SampleFilters
+             * @description the filters given at creation (only those set)
+             */
+            filters: {
+                /**
+                 * Category
+                 * @description category name
+                 */
+                category?: string | null;
+                /**
+                 * Eval Iou
+                 * @description IoU threshold of the evaluation
+                 * @default 0.5
+                 */
+                eval_iou: number;
+                /**
+                 * Eval Run
+                 * @description prediction run
+                 */
+                eval_run?: string | null;
+                /**
+                 * Has Fn
+                 * @description samples with (true) / without (false) missed boxes
+                 */
+                has_fn?: boolean | null;
+                /**
+                 * Has Fp
+                 * @description samples with (true) / without (false) false positives
+                 */
+                has_fp?: boolean | null;
+                /** Max Annotations */
+                max_annotations?: number | null;
+                /** Min Annotations */
+                min_annotations?: number | null;
+                /**
+                 * Search
+                 * @description file-name substring
+                 */
+                search?: string | null;
+                /** Split */
+                split?: string | null;
+                /**
+                 * Tag
+                 * @description all of these tags
+                 */
+                tag?: string[];
+            };
+            /** Id */
+            id: number;
+            /** Name */
+            name: string;
         };
     };
     responses: never;
@@ -702,9 +1566,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["DatasetSummary"][];
                 };
             };
         };
@@ -731,13 +1593,31 @@ export interface operations {
                     "application/json": components["schemas"]["ImportStarted"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Outside the configured data roots, or otherwise refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -759,9 +1639,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Dataset"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Validation Error */
@@ -770,7 +1657,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -793,13 +1680,22 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -824,18 +1720,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Duplicates"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+            /** @description Temporarily unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
         };
@@ -857,9 +1778,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["EmbeddingStatus"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Validation Error */
@@ -868,7 +1796,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+            /** @description Temporarily unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
         };
@@ -893,13 +1830,31 @@ export interface operations {
                     "application/json": components["schemas"]["JobStarted"];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+            /** @description Temporarily unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
         };
@@ -921,9 +1876,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Cancelled"];
                 };
             };
             /** @description Validation Error */
@@ -932,7 +1885,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -960,18 +1913,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Evaluation"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -979,6 +1948,8 @@ export interface operations {
     confusion_cell_api_datasets__dataset_id__evaluation_confusion_get: {
         parameters: {
             query: {
+                /** @description rows to skip */
+                offset?: number;
                 run: string;
                 /** @description category name or id, or 'background' */
                 actual: string;
@@ -986,7 +1957,6 @@ export interface operations {
                 predicted: string;
                 iou?: number;
                 limit?: number;
-                offset?: number;
             };
             header?: never;
             path: {
@@ -1002,18 +1972,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ConfusionCell"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1021,25 +2007,25 @@ export interface operations {
     export_dataset_api_datasets__dataset_id__export_get: {
         parameters: {
             query?: {
-                format?: string;
-                /** @description only this split */
                 split?: string | null;
-                /** @description samples with at least one box of this category (name) */
+                /** @description category name */
                 category?: string | null;
-                /** @description repeatable: samples carrying all of these tags */
+                /** @description all of these tags */
                 tag?: string[];
-                /** @description file-name substring (case-insensitive) */
+                /** @description file-name substring */
                 search?: string | null;
                 min_annotations?: number | null;
                 max_annotations?: number | null;
-                /** @description prediction run for has_fp / has_fn / sort_by=errors|worst */
+                /** @description prediction run */
                 eval_run?: string | null;
-                /** @description IoU threshold of that evaluation (default 0.5) */
-                eval_iou?: number | null;
-                /** @description with eval_run: samples with (true) / without (false) FPs */
+                /** @description IoU threshold of the evaluation */
+                eval_iou?: number;
+                /** @description samples with (true) / without (false) false positives */
                 has_fp?: boolean | null;
-                /** @description with eval_run: samples with (true) / without (false) misses */
+                /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
+                /** @description only COCO for now */
+                format?: "coco";
             };
             header?: never;
             path: {
@@ -1049,22 +2035,40 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description a COCO JSON file (images, categories, annotations) of the matching samples */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": Record<string, never>;
                 };
             };
-            /** @description Validation Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1072,23 +2076,22 @@ export interface operations {
     facets_api_datasets__dataset_id__facets_get: {
         parameters: {
             query?: {
-                /** @description only this split */
                 split?: string | null;
-                /** @description samples with at least one box of this category (name) */
+                /** @description category name */
                 category?: string | null;
-                /** @description repeatable: samples carrying all of these tags */
+                /** @description all of these tags */
                 tag?: string[];
-                /** @description file-name substring (case-insensitive) */
+                /** @description file-name substring */
                 search?: string | null;
                 min_annotations?: number | null;
                 max_annotations?: number | null;
-                /** @description prediction run for has_fp / has_fn / sort_by=errors|worst */
+                /** @description prediction run */
                 eval_run?: string | null;
-                /** @description IoU threshold of that evaluation (default 0.5) */
-                eval_iou?: number | null;
-                /** @description with eval_run: samples with (true) / without (false) FPs */
+                /** @description IoU threshold of the evaluation */
+                eval_iou?: number;
+                /** @description samples with (true) / without (false) false positives */
                 has_fp?: boolean | null;
-                /** @description with eval_run: samples with (true) / without (false) misses */
+                /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
             };
             header?: never;
@@ -1105,18 +2108,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Facets"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1138,9 +2157,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["PredictionRun"][];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Validation Error */
@@ -1149,7 +2175,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1178,13 +2204,40 @@ export interface operations {
                     "application/json": components["schemas"]["PredictionsStarted"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Outside the configured data roots, or otherwise refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1208,13 +2261,22 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1236,9 +2298,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Projection"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Validation Error */
@@ -1247,7 +2325,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+            /** @description Temporarily unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
         };
@@ -1255,34 +2342,31 @@ export interface operations {
     list_samples_api_datasets__dataset_id__samples_get: {
         parameters: {
             query?: {
+                split?: string | null;
+                /** @description category name */
+                category?: string | null;
+                /** @description all of these tags */
+                tag?: string[];
+                /** @description file-name substring */
+                search?: string | null;
+                min_annotations?: number | null;
+                max_annotations?: number | null;
+                /** @description prediction run */
+                eval_run?: string | null;
+                /** @description IoU threshold of the evaluation */
+                eval_iou?: number;
+                /** @description samples with (true) / without (false) false positives */
+                has_fp?: boolean | null;
+                /** @description samples with (true) / without (false) missed boxes */
+                has_fn?: boolean | null;
+                offset?: number;
+                limit?: number;
+                sort_by?: string;
+                sort_dir?: ("asc" | "desc") | null;
                 /** @description every item also carries `boxes` (ground truth, plus the runs below) */
                 boxes?: boolean;
                 /** @description repeatable, with boxes=true: prediction runs to include */
                 runs?: string[];
-                offset?: number;
-                limit?: number;
-                /** @description id, file_name, width, height, annotation_count; errors, worst (with eval_run) */
-                sort_by?: string;
-                /** @description asc or desc (default asc; errors/worst: desc) */
-                sort_dir?: string | null;
-                /** @description only this split */
-                split?: string | null;
-                /** @description samples with at least one box of this category (name) */
-                category?: string | null;
-                /** @description repeatable: samples carrying all of these tags */
-                tag?: string[];
-                /** @description file-name substring (case-insensitive) */
-                search?: string | null;
-                min_annotations?: number | null;
-                max_annotations?: number | null;
-                /** @description prediction run for has_fp / has_fn / sort_by=errors|worst */
-                eval_run?: string | null;
-                /** @description IoU threshold of that evaluation (default 0.5) */
-                eval_iou?: number | null;
-                /** @description with eval_run: samples with (true) / without (false) FPs */
-                has_fp?: boolean | null;
-                /** @description with eval_run: samples with (true) / without (false) misses */
-                has_fn?: boolean | null;
             };
             header?: never;
             path: {
@@ -1301,13 +2385,31 @@ export interface operations {
                     "application/json": components["schemas"]["SamplesPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1338,13 +2440,49 @@ export interface operations {
                     "application/json": components["schemas"]["Hit"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Upload too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+            /** @description Temporarily unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
         };
@@ -1352,23 +2490,22 @@ export interface operations {
     statistics_api_datasets__dataset_id__statistics_get: {
         parameters: {
             query?: {
-                /** @description only this split */
                 split?: string | null;
-                /** @description samples with at least one box of this category (name) */
+                /** @description category name */
                 category?: string | null;
-                /** @description repeatable: samples carrying all of these tags */
+                /** @description all of these tags */
                 tag?: string[];
-                /** @description file-name substring (case-insensitive) */
+                /** @description file-name substring */
                 search?: string | null;
                 min_annotations?: number | null;
                 max_annotations?: number | null;
-                /** @description prediction run for has_fp / has_fn / sort_by=errors|worst */
+                /** @description prediction run */
                 eval_run?: string | null;
-                /** @description IoU threshold of that evaluation (default 0.5) */
-                eval_iou?: number | null;
-                /** @description with eval_run: samples with (true) / without (false) FPs */
+                /** @description IoU threshold of the evaluation */
+                eval_iou?: number;
+                /** @description samples with (true) / without (false) false positives */
                 has_fp?: boolean | null;
-                /** @description with eval_run: samples with (true) / without (false) misses */
+                /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
             };
             header?: never;
@@ -1385,18 +2522,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Statistics"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1412,9 +2565,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    [key: string]: unknown;
-                };
+                "application/json": components["schemas"]["TagEdit"];
             };
         };
         responses: {
@@ -1424,18 +2575,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TagsEdited"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1457,9 +2615,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["View"][];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Validation Error */
@@ -1468,7 +2633,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1494,18 +2659,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["View"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1528,9 +2709,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["View"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Validation Error */
@@ -1539,7 +2727,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1563,13 +2751,22 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1595,13 +2792,31 @@ export interface operations {
                     "application/json": components["schemas"]["FileListing"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Outside the configured data roots, or otherwise refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1621,9 +2836,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: string;
-                    };
+                    "application/json": components["schemas"]["Health"];
                 };
             };
         };
@@ -1641,22 +2854,46 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description WebP thumbnail (small 128, medium 256, large 512 px), or the original file */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "image/*": string;
+                    "image/bmp": string;
+                    "image/gif": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/tiff": string;
+                    "image/webp": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description Outside the configured data roots, or otherwise refused */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1678,9 +2915,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Validation Error */
@@ -1689,7 +2933,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1711,9 +2955,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Job"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Validation Error */
@@ -1722,7 +2973,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1738,13 +2989,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description server-sent events */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/event-stream": unknown;
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Validation Error */
@@ -1753,7 +3013,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1773,7 +3033,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Ready"];
+                };
+            };
+            /** @description not ready yet */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ready"];
                 };
             };
         };
@@ -1798,9 +3067,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Sample"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Validation Error */
@@ -1809,7 +3085,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
@@ -1837,13 +3113,40 @@ export interface operations {
                     "application/json": components["schemas"]["Hit"][];
                 };
             };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
             /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+            /** @description Temporarily unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
         };

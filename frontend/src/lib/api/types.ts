@@ -1,111 +1,26 @@
-// Reply shapes of the JSON API. Request bodies come from the generated schema (schema.d.ts);
-// replies the backend still declares as bare objects are spelled out here until their pydantic
-// reply models land, then become aliases of components["schemas"][...].
+// The API's request and reply shapes, all generated from the backend's OpenAPI schema (schema.d.ts,
+// `npm run gen:api`): never written twice by hand.
 import type { components } from "./schema";
 
-export type CreateDataset = components["schemas"]["CreateDataset"];
-export type ImportStarted = components["schemas"]["ImportStarted"];
+type Schemas = components["schemas"];
+
+export type CreateDataset = Schemas["CreateDataset"];
+export type ImportStarted = Schemas["ImportStarted"];
 export type DatasetFormat = NonNullable<CreateDataset["format"]>;
-
-export interface Dataset {
-  id: number;
-  name: string;
-  format: string;
-  path: string;
-  images_dir: string | null;
-  status: string;
-  created_at: string;
-  updated_at: string;
-  counts: {
-    samples: number;
-    annotations: number;
-    categories?: number;
-    splits?: Record<string, { samples: number; annotations: number }>;
-  };
-}
-
-export interface Job {
-  id: string;
-  kind: string;
-  dataset_id: number | null;
-  state: "queued" | "running" | "succeeded" | "failed" | "cancelled";
-  done: number | null;
-  total: number | null;
-  message: string | null;
-  error: string | null;
-}
-
-export type Box = components["schemas"]["SampleBox"];
-export type SampleItem = components["schemas"]["SampleItem"];
-export type SamplesPage = components["schemas"]["SamplesPage"];
-export type SimilarHit = components["schemas"]["Hit"];
-
-export interface BoxEvaluation {
-  status: "TP" | "FP" | "FN" | "ignored" | string;
-  error: string | null;
-  partner_id: number | null;
-  iou: number | null;
-}
-
-export interface Annotation {
-  id: number;
-  category: string;
-  bbox: [number, number, number, number];
-  source: string;
-  confidence: number | null;
-  iscrowd: boolean;
-  area: number | null;
-  evaluation: Record<string, BoxEvaluation>;
-}
-
-export interface SampleDetail {
-  id: number;
-  dataset_id: number;
-  file_name: string;
-  width: number;
-  height: number;
-  split: string | null;
-  annotation_count: number;
-  fields: Record<string, unknown>;
-  tags: string[];
-  annotations: Annotation[];
-}
-
-export interface Facets {
-  total: number;
-  categories: { value: string; samples: number; annotations: number }[];
-  splits: { value: string | null; count: number }[];
-  tags: { value: string; count: number }[];
-}
-
-export interface PredictionRun {
-  run: string;
-  format: string;
-  predictions: number;
-  created_at: string;
-}
-
-export interface SavedView {
-  id: number;
-  dataset_id: number;
-  name: string;
-  filters: Record<string, unknown>;
-  created_at: string;
-}
-
-export interface TagEditResult {
-  affected: number;
-  matched: number;
-  added: number;
-  removed: number;
-}
-
-export interface EmbeddingsStatus {
-  dataset_id: number;
-  model: string;
-  samples: number;
-  models: { model: string; samples?: number; embedded?: number }[];
-}
-
-export type FileEntry = components["schemas"]["FileEntry"];
-export type FileListing = components["schemas"]["FileListing"];
+export type Dataset = Schemas["Dataset"];
+export type DatasetSummary = Schemas["DatasetSummary"];
+export type Job = Schemas["Job"];
+export type Box = Schemas["SampleBox"];
+export type SampleItem = Schemas["SampleItem"];
+export type SamplesPage = Schemas["SamplesPage"];
+export type Annotation = Schemas["Annotation"];
+export type BoxEvaluation = Schemas["BoxEvaluation"];
+export type SampleDetail = Schemas["Sample"];
+export type Facets = Schemas["Facets"];
+export type PredictionRun = Schemas["PredictionRun"];
+export type SavedView = Schemas["View"];
+export type TagEditResult = Schemas["TagsEdited"];
+export type EmbeddingsStatus = Schemas["EmbeddingStatus"];
+export type SimilarHit = Schemas["Hit"];
+export type FileEntry = Schemas["FileEntry"];
+export type FileListing = Schemas["FileListing"];

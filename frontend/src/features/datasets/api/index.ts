@@ -2,12 +2,12 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { api, eventsUrl } from "@/lib/api/client";
 import { datasetQuery } from "@/lib/api/queries";
-import type { CreateDataset, Dataset, FileListing, ImportStarted, Job } from "@/lib/api/types";
+import type { CreateDataset, DatasetSummary, FileListing, ImportStarted, Job } from "@/lib/api/types";
 
 export function useDatasets() {
   return useQuery({
     queryKey: ["datasets"],
-    queryFn: ({ signal }) => api.get<Dataset[]>("/datasets", undefined, signal),
+    queryFn: ({ signal }) => api.get<DatasetSummary[]>("/datasets", undefined, signal),
     // while an import runs its row shows "importing"; poll until none does
     refetchInterval: (query) => (query.state.data?.some((d) => d.status !== "ready") ? 2000 : false),
   });

@@ -2,7 +2,7 @@ import { useState } from "react";
 import { Link } from "react-router-dom";
 import { EmptyState, ErrorMessage, Spinner } from "@/components/feedback";
 import { Modal } from "@/components/Modal";
-import type { Dataset } from "@/lib/api/types";
+import type { DatasetSummary as Dataset } from "@/lib/api/types";
 import { useDatasetDetail, useDatasets, useDeleteDataset } from "../api";
 import { ImportForm } from "./ImportForm";
 import { JobProgress } from "./JobProgress";

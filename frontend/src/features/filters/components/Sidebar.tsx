@@ -157,15 +157,17 @@ export function Sidebar({ datasetId, view, setView }: Props) {
       <Section title="Tags">
         <ul className="facet-list" data-testid="tags">
           {(data?.tags ?? []).map((t) => {
-            const active = view.tags.includes(t.value);
+            if (t.value === null) return null;
+            const value = t.value;
+            const active = view.tags.includes(value);
             return (
               <li key={t.value}>
                 <button
                   type="button"
                   className={active ? "facet active" : "facet"}
                   aria-pressed={active}
-                  data-tag={t.value}
-                  onClick={() => setView({ tags: active ? view.tags.filter((x) => x !== t.value) : [...view.tags, t.value] })}
+                  data-tag={value}
+                  onClick={() => setView({ tags: active ? view.tags.filter((x) => x !== value) : [...view.tags, value] })}
                 >
                   <span className="tag-chip small">{t.value}</span>
                   <span className="facet-name" />

@@ -124,7 +124,8 @@ export function SampleView({ datasetId, view, setView }: Props) {
           {at.query.isError && <ErrorMessage error={at.query.error} title="Cannot find this sample" />}
           {sample.isError && <ErrorMessage error={sample.error} title="Cannot load this sample" onRetry={() => sample.refetch()} />}
           {view.open !== undefined && at.query.data && sampleId === undefined && <ErrorMessage error="No sample at this position: the list is shorter." />}
-          {data && (
+          {data && !(data.width && data.height) && <img src={imageUrl(data.id, "large")} alt={data.file_name} className="stage-img" />}
+          {data && data.width && data.height && (
             <div className="stage-frame">
               <img key={data.id} src={imageUrl(data.id, "large")} alt={data.file_name} className="stage-img" />
               <BoxOverlay
