@@ -76,9 +76,6 @@ class Settings(BaseSettings):
     thumbnail_cache_dir: Path | None = Field(
         None, description="Thumbnail cache; defaults to <state directory>/thumbnails."
     )
-    webui_dir: Path | None = Field(
-        None, description="The built browser app served at /; defaults to the package's app/webui (`make ui`)."
-    )
     graceful_shutdown_timeout: int = Field(
         20, ge=1, le=3600, description="Seconds uvicorn waits for open requests on shutdown."
     )

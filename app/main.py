@@ -190,7 +190,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     for router in ROOT_ROUTERS:
         app.include_router(router, include_in_schema=False)
-    web.install(app, settings.webui_dir or web.WEBUI_DIR)  # the browser app answers every other GET
+    web.install(app)  # the browser app (app/webui) answers every other GET
     return app
 
 

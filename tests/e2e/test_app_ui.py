@@ -10,7 +10,6 @@ import io
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -19,6 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.datasets_fixtures import import_dataset, wait_job
+from tests.e2e.app_build import ensure_built
 from tests.e2e.app_photos import make_many, make_photos
 from tests.server import Server
 
@@ -38,12 +38,7 @@ document.addEventListener('securitypolicyviolation',
 
 @pytest.fixture(scope="session")
 def built_app() -> Path:
-    if shutil.which("npm") is None:
-        pytest.fail("npm not found: the app's browser tests build it with Node.js 18+ (CI installs nodejs and npm)")
-    subprocess.run([str(ROOT / "scripts" / "build-ui.sh"), "--if-stale"], check=True, timeout=900)
-    index = ROOT / "app" / "webui" / "index.html"
-    assert index.is_file(), "scripts/build-ui.sh did not produce app/webui/index.html"
-    return index.parent
+    return ensure_built()
 
 
 @pytest.fixture(scope="module")
