@@ -13,7 +13,8 @@ export type Job = Schemas["Job"];
 export type Box = Schemas["SampleBox"];
 export type SampleItem = Schemas["SampleItem"];
 export type SamplesPage = Schemas["SamplesPage"];
-export type Annotation = Schemas["Annotation"];
+// two models are called Annotation in the backend; this is the one of GET /samples/{id}
+export type Annotation = Schemas["app__routers__samples__Annotation"];
 export type BoxEvaluation = Schemas["BoxEvaluation"];
 export type SampleDetail = Schemas["Sample"];
 export type Facets = Schemas["Facets"];

@@ -20,7 +20,7 @@ export function ImportForm({ onStarted }: { onStarted: (job: { jobId: string; da
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    const body = { name: name.trim(), format, path: path.trim() };
+    const body = { name: name.trim(), format, path: path.trim(), annotations_only: false };
     start.mutate(body, {
       onSuccess: (reply) => {
         onStarted({ jobId: reply.job_id, datasetId: reply.dataset_id, name: body.name });
