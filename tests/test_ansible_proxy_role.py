@@ -128,6 +128,11 @@ def test_caddyfile_defaults(tmp_path: Path) -> None:
     assert "import /etc/caddy/datavisor-users.caddy" in text
     assert "admin unix//run/caddy/admin.sock" in text
     assert HASH not in text  # the hashes live in the users file only
+    # every path goes to the backend (the API under /api/, the browser app elsewhere), none is answered here
+    assert "handle /api/* {" not in text and "Not found" not in text
+    # Caddy's policy is only a default: the app's own CSP (which has frame-ancestors 'none') is kept alone
+    assert "?Content-Security-Policy \"frame-ancestors 'none'\"" in text
+    assert "\tContent-Security-Policy \"frame-ancestors 'none'\"" in text.split("handle_errors {")[1]
 
 
 def test_caddyfile_with_inventory_certificate_and_ports(tmp_path: Path) -> None:
