@@ -55,8 +55,8 @@ def _os_error(path: str | Path, error: OSError, entry: str | None) -> Exception:
         return FileUnusable(f"{where}the file name is too long for the file system{_suffix(entry)}")
     if error.errno in (errno.EACCES, errno.EPERM):
         return FileUnusable(f"{where}permission denied{_suffix(entry)}")
-    if error.errno == errno.ELOOP:  # a symlink loop leads nowhere: nothing is at this path (404)
-        return FileMissing(f"{where}too many levels of symbolic links{_suffix(entry)}")
+    if error.errno == errno.ELOOP:
+        return FileUnusable(f"{where}too many levels of symbolic links{_suffix(entry)}")
     return FileUnusable(f"{where}cannot be read: {error.strerror or error}{_suffix(entry)}")
 
 
