@@ -106,11 +106,39 @@ def test_unit_stops_a_crash_loop_and_waits_for_readiness(tmp_path: Path) -> None
     unit = render(tmp_path, datavisor_start_limit_burst=4, datavisor_start_limit_interval=120)["datavisor.service"]
     unit_section = unit.split("[Service]")[0]
     assert "\nStartLimitIntervalSec=120\n" in unit_section and "\nStartLimitBurst=4\n" in unit_section
-    (post,) = unit_values(unit, "ExecStartPost")
-    assert post.startswith("/usr/bin/curl ")
-    post = " ".join(re.search(r"^ExecStartPost=((?:.*\\\n)*.*)$", unit, re.M).group(1).replace("\\\n", " ").split())
-    assert "--retry-max-time 180" in post and post.endswith("http://127.0.0.1:8000/ready")
+    post = readiness_script(unit)
+    assert '-lt 180 ]' in post and "http://127.0.0.1:8000/ready" in post
     assert unit_values(unit, "TimeoutStartSec") == ["190"]
+
+
+def readiness_script(unit: str) -> str:
+    """The shell script of ExecStartPost as systemd hands it to /bin/sh (continuations joined, $$ -> $)."""
+    line = re.search(r"^ExecStartPost=((?:.*\\\n)*.*)$", unit, re.M).group(1).replace("\\\n", " ")
+    assert line.startswith("/bin/sh -c '") and line.endswith("'"), line
+    return line.removeprefix("/bin/sh -c '").removesuffix("'").replace("$$", "$")
+
+
+def test_readiness_wait_ends_when_the_main_process_is_gone_and_succeeds_on_ready(tmp_path: Path, server) -> None:
+    """systemd waits for ExecStartPost even after the main process died: the wait must notice, or every
+    failed start lasts the whole ready timeout and a crash loop never reaches the start limit."""
+    import subprocess
+    import sys
+    import time
+
+    unit = render(tmp_path, datavisor_port=server.port)["datavisor.service"]
+    script = readiness_script(unit)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    started = time.monotonic()
+    gone = subprocess.run(["/bin/sh", "-c", script], env={"MAINPID": str(dead.pid)}, timeout=60)
+    assert gone.returncode == 1 and time.monotonic() - started < 10
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ready = subprocess.run(["/bin/sh", "-c", script], env={"MAINPID": str(alive.pid)}, timeout=60)
+    finally:
+        alive.kill()
+        alive.wait()
+    assert ready.returncode == 0
 
 
 def test_resources_come_from_the_inventory_and_duckdb_stays_below(tmp_path: Path) -> None:
