@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import httpx
 
@@ -43,7 +44,9 @@ def test_ready_is_503_until_the_database_is_open(tmp_path) -> None:
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             return await client.get("/ready"), await client.get("/health")
 
-    ready, health = asyncio.run(probe())
+    # In a thread of its own: the session's Playwright browser (tests/e2e) keeps an event loop running here.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        ready, health = pool.submit(asyncio.run, probe()).result()
     assert ready.status_code == 503
     assert ready.json()["status"] == "starting"
     assert health.status_code == 200
