@@ -17,11 +17,12 @@ import mimetypes
 import os
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image
 
 from app.services import pixels
-from app.services.paths import FileMissing, regular_file
+from app.services.paths import FileMissing, open_file, regular_file
 from app.services.pixels import ImageUnreadable
 
 SIZES = {"small": 128, "medium": 256, "large": 512}
@@ -64,33 +65,52 @@ def _write_atomically(image: Image.Image, target: Path, **save: object) -> None:
 
 def original(
     path: str, roots: list[Path], sample_id: int | None = None, cache_dir: Path | None = None
-) -> tuple[Path, str]:
-    """The file to send for size=original and its media type (a converted copy when needed, see above)."""
+) -> tuple[BinaryIO, str]:
+    """The open file to send for size=original and its media type (a converted copy when needed, see above).
+
+    The caller sends exactly the file opened and checked here (confined, regular): reopening it by name
+    later would let a file swapped in between (a symlink to outside the data roots) be served instead.
+    """
     entry = _entry(sample_id) if sample_id is not None else None
     resolved, info = regular_file(path, roots, entry)
-    with pixels.open_image(resolved, roots, entry) as image:
-        fmt = image.format or ""
-        as_is = fmt in BROWSER_FORMATS and pixels.orientation(image) == 1 and image.mode not in pixels.HIGH_BIT_DEPTH
-    if as_is or sample_id is None or cache_dir is None:
-        media_type = BROWSER_FORMATS.get(fmt) or mimetypes.guess_type(resolved.name)[0] or "application/octet-stream"
-        return resolved, media_type
+    handle = open_file(resolved, roots, entry)
+    try:
+        with pixels.image_of(handle, path, entry) as image:
+            fmt = image.format or ""
+            as_is = (
+                fmt in BROWSER_FORMATS and pixels.orientation(image) == 1 and image.mode not in pixels.HIGH_BIT_DEPTH
+            )
+        if as_is or sample_id is None or cache_dir is None:
+            handle.seek(0)
+            guessed = mimetypes.guess_type(resolved.name)[0]
+            media_type = BROWSER_FORMATS.get(fmt) or guessed or "application/octet-stream"
+            return handle, media_type
+    except BaseException:
+        handle.close()
+        raise
+    handle.close()
     out_fmt, ext = ("JPEG", "jpg") if fmt == "JPEG" else ("PNG", "png")
     target = _cache_target(cache_dir, sample_id, "original", info, ext)
     if not target.is_file():
         picture = pixels.load_rgb(resolved, roots, entry)
         save = {"format": out_fmt, "quality": 95} if out_fmt == "JPEG" else {"format": out_fmt}
         _write_atomically(picture, target, **save)
-    return target, BROWSER_FORMATS[out_fmt]
+    return _open_cached(target), BROWSER_FORMATS[out_fmt]
 
 
-def thumbnail(sample_id: int, path: str, size: str, roots: list[Path], cache_dir: Path) -> Path:
+def _open_cached(target: Path) -> BinaryIO:
+    """Our own copy in the thumbnail cache (state directory), never a user-named file."""
+    return target.open("rb")
+
+
+def thumbnail(sample_id: int, path: str, size: str, roots: list[Path], cache_dir: Path) -> BinaryIO:
+    """The open WebP thumbnail (cached) of a confined source file."""
     entry = _entry(sample_id)
     resolved, info = regular_file(path, roots, entry)
     edge = SIZES[size]
     target = _cache_target(cache_dir, sample_id, str(edge), info, "webp")
-    if target.is_file():
-        return target
-    picture = pixels.load_rgb(resolved, roots, entry, draft=(edge, edge))
-    picture.thumbnail((edge, edge), Image.Resampling.LANCZOS)
-    _write_atomically(picture, target, format="WEBP", quality=WEBP_QUALITY)
-    return target
+    if not target.is_file():
+        picture = pixels.load_rgb(resolved, roots, entry, draft=(edge, edge))
+        picture.thumbnail((edge, edge), Image.Resampling.LANCZOS)
+        _write_atomically(picture, target, format="WEBP", quality=WEBP_QUALITY)
+    return _open_cached(target)

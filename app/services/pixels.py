@@ -13,6 +13,7 @@ import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -30,7 +31,7 @@ class ImageUnreadable(Invalid):
     """The file exists but is not an image PIL can decode (422); the message names the file."""
 
 
-def _unreadable(name: str, error: Exception, entry: str | None) -> ImageUnreadable:
+def unreadable(name: str, error: Exception, entry: str | None) -> ImageUnreadable:
     what = str(error) or type(error).__name__
     if isinstance(error, Image.DecompressionBombError):
         what = f"too many pixels to decode safely ({what})"
@@ -44,14 +45,21 @@ def open_image(path: str | Path, roots: list[Path], entry: str | None = None) ->
     """The image, lazily decoded, from a confined file; decode errors name the file (and entry)."""
     handle = open_file(path, roots, entry)
     try:
-        try:
-            image = Image.open(handle)
-        except DECODE_ERRORS as error:
-            raise _unreadable(str(path), error, entry) from None
-        with image:
+        with image_of(handle, str(path), entry) as image:
             yield image
     finally:
         handle.close()
+
+
+@contextmanager
+def image_of(handle: BinaryIO, name: str, entry: str | None = None) -> Iterator[Image.Image]:
+    """The image in a handle `paths.open_file` returned (left open for the caller)."""
+    try:
+        image = Image.open(handle)
+    except DECODE_ERRORS as error:
+        raise unreadable(name, error, entry) from None
+    with image:
+        yield image
 
 
 def orientation(image: Image.Image) -> int:
@@ -106,7 +114,7 @@ def load_rgb(
         try:
             return displayed(image, draft).copy()
         except DECODE_ERRORS as error:
-            raise _unreadable(str(path), error, entry) from None
+            raise unreadable(str(path), error, entry) from None
 
 
 def rgb_from_bytes(data: bytes, name: str = "the upload", draft: tuple[int, int] | None = None) -> Image.Image:
@@ -115,4 +123,4 @@ def rgb_from_bytes(data: bytes, name: str = "the upload", draft: tuple[int, int]
         with Image.open(io.BytesIO(data)) as image:
             return displayed(image, draft).copy()
     except DECODE_ERRORS as error:
-        raise _unreadable(name, error, None) from None
+        raise unreadable(name, error, None) from None
