@@ -48,6 +48,12 @@ Version 6: editing (issue 16; app/services/annotations.py, app/services/history.
   computed: results are stale while rows exist and are brought up to date on the next read
   (app/services/evaluation_store.py), which deletes the rows in the same transaction.
 
+Version 7: selections (issue 15; app/services/selections.py).
+- selections(id, dataset_id, size, created_at): a stored set of samples (a lasso on the embeddings map),
+  referenced by the samples filter `selection=<id>` wherever a filter is taken, including saved views,
+  so it is kept until its dataset is deleted. Ids come from id_counters 'selections'.
+- selection_samples(dataset_id, selection_id, sample_id): its members, written once, never changed.
+
 Deleting a dataset deletes the rows of every table holding a `dataset_id` column, then those holding
 only a `sample_id` column (later migrations get this for free; see app/services/datasets.py).
 """
@@ -306,6 +312,27 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
                 sample_id   BIGINT NOT NULL
             )
             """,
+        ],
+    ),
+    (
+        7,
+        [
+            """
+            CREATE TABLE selections (
+                id          BIGINT NOT NULL,
+                dataset_id  BIGINT NOT NULL,
+                size        BIGINT NOT NULL,
+                created_at  TIMESTAMP NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE selection_samples (
+                dataset_id    BIGINT NOT NULL,
+                selection_id  BIGINT NOT NULL,
+                sample_id     BIGINT NOT NULL
+            )
+            """,
+            "INSERT INTO id_counters VALUES ('selections', 1)",
         ],
     ),
 ]

@@ -1,6 +1,18 @@
 """HTTP adapters. Each module defines `router`; ROUTERS lists them in the order they are mounted."""
 
-from app.routers import annotations, datasets, embeddings, evaluation, files, health, images, jobs, ops, samples
+from app.routers import (
+    annotations,
+    datasets,
+    embeddings,
+    evaluation,
+    files,
+    health,
+    images,
+    jobs,
+    ops,
+    samples,
+    selections,
+)
 
 # Every router is mounted under this prefix; /health and /ready are also served at the root for probes.
 API_PREFIX = "/api"
@@ -14,6 +26,7 @@ ROUTERS = [
     evaluation.router,
     annotations.router,
     embeddings.router,
+    selections.router,
     files.router,
 ]
 

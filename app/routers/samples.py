@@ -14,7 +14,7 @@ from app.errors import Invalid
 from app.ingest.formats import EXPORT_CHOICES
 from app.routers.errors import errors, readable
 from app.routers.inputs import Id, IdValue, RequestModel
-from app.services import export, samples, stats, tags, views
+from app.services import export, samples, selections, stats, tags, views
 from app.services.query import SampleFilters, SampleQuery
 
 router = APIRouter(tags=["samples"])
@@ -252,6 +252,7 @@ def list_samples(
     if runs and not boxes:
         raise Invalid("runs: give boxes=true to get the boxes of prediction runs")
     query = SampleQuery(**q.model_dump(exclude_unset=True))
+    selections.check_filters(db, dataset_id, query)
     page = samples.list_samples(db, dataset_id, query, boxes=boxes, runs=runs)
     if boxes:
         # A page of 100 carries ~3,000 boxes: validating them against SamplesPage and encoding the result
@@ -273,11 +274,13 @@ def get_sample(
 @router.get("/datasets/{dataset_id}/facets", response_model=Facets, responses=errors(404, 409, 422))
 def facets(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> dict[str, Any]:
     """Counts per category, split and tag of the samples matching the filters."""
+    selections.check_filters(db, dataset_id, f)
     return stats.facets(db, dataset_id, _filters(f))
 
 
 @router.get("/datasets/{dataset_id}/statistics", response_model=Statistics, responses=errors(404, 409, 422))
 def statistics(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> dict[str, Any]:
+    selections.check_filters(db, dataset_id, f)
     return stats.statistics(db, dataset_id, _filters(f))
 
 
@@ -297,7 +300,9 @@ def _parse_filters(filters: dict[str, Any]) -> SampleFilters:
 @router.post("/datasets/{dataset_id}/views", status_code=201, response_model=View, responses=errors(404, 409, 422))
 def create_view(dataset_id: Id, body: CreateView, db: DbDep) -> dict[str, Any]:
     """Save the filters under a name (validated like the samples query)."""
-    return views.create_view(db, dataset_id, body.name, _parse_filters(body.filters))
+    filters = _parse_filters(body.filters)
+    selections.check_filters(db, dataset_id, filters)
+    return views.create_view(db, dataset_id, body.name, filters)
 
 
 @router.get("/datasets/{dataset_id}/views", response_model=list[View], responses=errors(404))
@@ -339,6 +344,7 @@ def export_dataset(
     db: DbDep,
     format: Literal[EXPORT_CHOICES] = Query("coco", description="coco (JSON) or yolo (zip)"),
 ) -> StreamingResponse:
+    selections.check_filters(db, dataset_id, f)
     result = export.export(db, dataset_id, format, _filters(f))
     headers = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
     return StreamingResponse(result.body, media_type=result.media_type, headers=headers)

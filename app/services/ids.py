@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import duckdb
 
-KINDS = frozenset({"datasets", "samples", "annotations", "categories", "views", "history"})
+KINDS = frozenset({"datasets", "samples", "annotations", "categories", "views", "history", "selections"})
 
 
 def allocate(cur: duckdb.DuckDBPyConnection, kind: str, count: int) -> int:

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from app.services.evaluation_sql import sample_filter_sql, sample_sort_expr
 
 MAX_LIMIT = 500
+# ids given in the query itself (`ids=` in a URL); bigger sets go through a stored selection
+MAX_FILTER_IDS = 1000
 
 # samples.review_status values (triage, app/services/annotations.py)
 ReviewStatus = Literal["unreviewed", "reviewed", "needs_fix"]
@@ -51,6 +53,21 @@ class SampleFilters(BaseModel):
     eval_iou: float = Field(0.5, ge=0.05, le=1.0, description="IoU threshold of the evaluation")
     has_fp: bool | None = Field(None, description="samples with (true) / without (false) false positives")
     has_fn: bool | None = Field(None, description="samples with (true) / without (false) missed boxes")
+    # a selection (issue 15): these samples only, listed or stored (app/services/selections.py)
+    ids: list[int] = Field(
+        default_factory=list, max_length=MAX_FILTER_IDS, description="only these sample ids (repeatable)"
+    )
+    selection: int | None = Field(
+        None, ge=1, le=2**63 - 1, description="only the samples of this stored selection (POST .../selections)"
+    )
+
+    @field_validator("ids")
+    @classmethod
+    def _ids_fit(cls, values: list[int]) -> list[int]:
+        for i, value in enumerate(values):
+            if not 0 <= value <= 2**63 - 1:
+                raise ValueError(f"ids[{i}]: {value} is not a sample id")
+        return values
 
     @model_validator(mode="after")
     def _eval(self) -> SampleFilters:
@@ -126,6 +143,14 @@ def where(dataset_id: int, f: SampleFilters) -> tuple[str, list[Any]]:
             "GROUP BY t.sample_id HAVING count(DISTINCT t.tag) = ?)"
         )
         params.extend([dataset_id, *tags, len(tags)])
+    if f.ids:
+        clauses.append("list_contains(?::BIGINT[], s.id)")
+        params.append(list(dict.fromkeys(f.ids)))
+    if f.selection is not None:
+        clauses.append(
+            "s.id IN (SELECT x.sample_id FROM selection_samples x WHERE x.dataset_id = ? AND x.selection_id = ?)"
+        )
+        params.extend([dataset_id, f.selection])
     if f.eval_run is not None:
         more, more_params = sample_filter_sql(dataset_id, f.eval_run, f.eval_iou, f.has_fp, f.has_fn)
         clauses.extend(more)

@@ -339,6 +339,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasets/{dataset_id}/selections": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create Selection
+         * @description Store a selection of the dataset's samples (every id must be one of them).
+         */
+        post: operations["create_selection_api_datasets__dataset_id__selections_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/selections/{selection_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Selection */
+        get: operations["get_selection_api_datasets__dataset_id__selections__selection_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/datasets/{dataset_id}/similar": {
         parameters: {
             query?: never;
@@ -923,6 +960,11 @@ export interface components {
             /** Split */
             split?: string | null;
         };
+        /** CreateSelection */
+        CreateSelection: {
+            /** Sample Ids */
+            sample_ids: number[];
+        };
         /** CreateView */
         CreateView: {
             /**
@@ -956,6 +998,11 @@ export interface components {
                  * @description samples with (true) / without (false) false positives
                  */
                 has_fp?: boolean | null;
+                /**
+                 * Ids
+                 * @description only these sample ids (repeatable)
+                 */
+                ids?: number[];
                 /** Max Annotations */
                 max_annotations?: number | null;
                 /** Min Annotations */
@@ -970,6 +1017,11 @@ export interface components {
                  * @description file-name substring
                  */
                 search?: string | null;
+                /**
+                 * Selection
+                 * @description only the samples of this stored selection (POST .../selections)
+                 */
+                selection?: number | null;
                 /** Split */
                 split?: string | null;
                 /**
@@ -1663,6 +1715,41 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** Selection */
+        Selection: {
+            /** Dataset Id */
+            dataset_id: number;
+            /**
+             * Id
+             * @description use as the samples filter `selection=<id>` (grid, facets, export, views)
+             */
+            id: number;
+            /**
+             * Size
+             * @description distinct samples in the selection
+             */
+            size: number;
+        };
+        /** SelectionDetail */
+        SelectionDetail: {
+            /** Dataset Id */
+            dataset_id: number;
+            /**
+             * Id
+             * @description use as the samples filter `selection=<id>` (grid, facets, export, views)
+             */
+            id: number;
+            /**
+             * Sample Ids
+             * @description ascending
+             */
+            sample_ids: number[];
+            /**
+             * Size
+             * @description distinct samples in the selection
+             */
+            size: number;
+        };
         /** StaleRun */
         StaleRun: {
             /** Iou */
@@ -1860,6 +1947,11 @@ export interface components {
                  * @description samples with (true) / without (false) false positives
                  */
                 has_fp?: boolean | null;
+                /**
+                 * Ids
+                 * @description only these sample ids (repeatable)
+                 */
+                ids?: number[];
                 /** Max Annotations */
                 max_annotations?: number | null;
                 /** Min Annotations */
@@ -1874,6 +1966,11 @@ export interface components {
                  * @description file-name substring
                  */
                 search?: string | null;
+                /**
+                 * Selection
+                 * @description only the samples of this stored selection (POST .../selections)
+                 */
+                selection?: number | null;
                 /** Split */
                 split?: string | null;
                 /**
@@ -2746,6 +2843,10 @@ export interface operations {
                 has_fp?: boolean | null;
                 /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
+                /** @description only these sample ids (repeatable) */
+                ids?: number[];
+                /** @description only the samples of this stored selection (POST .../selections) */
+                selection?: number | null;
                 /** @description coco (JSON) or yolo (zip) */
                 format?: "coco" | "yolo";
             };
@@ -2818,6 +2919,10 @@ export interface operations {
                 has_fp?: boolean | null;
                 /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
+                /** @description only these sample ids (repeatable) */
+                ids?: number[];
+                /** @description only the samples of this stored selection (POST .../selections) */
+                selection?: number | null;
             };
             header?: never;
             path: {
@@ -3188,6 +3293,10 @@ export interface operations {
                 has_fp?: boolean | null;
                 /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
+                /** @description only these sample ids (repeatable) */
+                ids?: number[];
+                /** @description only the samples of this stored selection (POST .../selections) */
+                selection?: number | null;
                 offset?: number;
                 limit?: number;
                 sort_by?: string;
@@ -3233,6 +3342,100 @@ export interface operations {
                 };
             };
             /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+        };
+    };
+    create_selection_api_datasets__dataset_id__selections_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSelection"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Selection"];
+                };
+            };
+            /** @description The body cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+        };
+    };
+    get_selection_api_datasets__dataset_id__selections__selection_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+                selection_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SelectionDetail"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Validation Error */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3347,6 +3550,10 @@ export interface operations {
                 has_fp?: boolean | null;
                 /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
+                /** @description only these sample ids (repeatable) */
+                ids?: number[];
+                /** @description only the samples of this stored selection (POST .../selections) */
+                selection?: number | null;
             };
             header?: never;
             path: {
