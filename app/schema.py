@@ -54,6 +54,11 @@ Version 7: selections (issue 15; app/services/selections.py).
   so it is kept until its dataset is deleted. Ids come from id_counters 'selections'.
 - selection_samples(dataset_id, selection_id, sample_id): its members, written once, never changed.
 
+Version 8: stored 2-D maps (issue 15; app/services/embeddings/service.py).
+- projections(dataset_id, model, method, vectors, sample_id, x, y): a non-linear map ('tsne') of the
+  dataset's vectors of `model`, computed by a job; `vectors` is how many vectors it was computed from, so
+  a map of fewer vectors than are stored now is stale (vectors are only ever added to a dataset).
+
 Deleting a dataset deletes the rows of every table holding a `dataset_id` column, then those holding
 only a `sample_id` column (later migrations get this for free; see app/services/datasets.py).
 """
@@ -333,6 +338,22 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             )
             """,
             "INSERT INTO id_counters VALUES ('selections', 1)",
+        ],
+    ),
+    (
+        8,
+        [
+            """
+            CREATE TABLE projections (
+                dataset_id  BIGINT NOT NULL,
+                model       VARCHAR NOT NULL,
+                method      VARCHAR NOT NULL,
+                vectors     BIGINT NOT NULL,
+                sample_id   BIGINT NOT NULL,
+                x           FLOAT NOT NULL,
+                y           FLOAT NOT NULL
+            )
+            """,
         ],
     ),
 ]

@@ -143,18 +143,49 @@ def test_upload_uniqueness_projection_and_rerun(photos) -> None:
         assert {Path(item["file_name"]).name for item in page["items"]} == {f"{n}_orig.jpg" for n in SINGLES}
 
         projection = client.get(f"/datasets/{dataset_id}/projection").json()
-        points = {p["sample_id"]: (p["x"], p["y"]) for p in projection["points"]}
-        assert set(points) == set(ids.values())
+        assert projection["ids"] == sorted(ids.values())
+        points = dict(zip(projection["ids"], zip(projection["x"], projection["y"], strict=True), strict=True))
         assert client.get(f"/datasets/{dataset_id}/projection").json() == projection  # cached, stable
-        # copies of one photo land closer to each other than to the other photos
-        cat = np.array([points[ids[f]] for f in groups["chelsea"]])
-        others = np.array([points[ids[f]] for n in PHOTOS[1:] for f in groups[n]])
-        spread = np.linalg.norm(cat - cat.mean(0), axis=1).max()
-        assert np.linalg.norm(others - cat.mean(0), axis=1).mean() > spread
+        _assert_copies_cluster(points, ids, groups)
+        # binary: int64 ids, float32 x, float32 y, the same numbers
+        raw_reply = client.get(f"/datasets/{dataset_id}/projection", params={"format": "binary"})
+        assert raw_reply.headers["content-type"] == "application/octet-stream"
+        n = int(raw_reply.headers["x-points"])
+        assert n == 34 and len(raw_reply.content) == 16 * n
+        assert np.frombuffer(raw_reply.content[: 8 * n], "<i8").tolist() == projection["ids"]
+        xs = np.frombuffer(raw_reply.content[8 * n : 12 * n], "<f4")
+        assert np.allclose(xs, projection["x"], atol=1e-4)
+
+        # t-SNE: 409 until its job ran, then stored with the vectors it came from
+        response = client.get(f"/datasets/{dataset_id}/projection", params={"method": "tsne"})
+        assert response.status_code == 409 and "POST" in response.json()["detail"]
+        started = client.post(f"/datasets/{dataset_id}/projection", params={"method": "tsne"})
+        assert started.status_code == 202, started.text
+        assert wait_job(client, started.json()["job_id"])["state"] == "succeeded"
+        tsne = client.get(f"/datasets/{dataset_id}/projection", params={"method": "tsne"}).json()
+        assert tsne["method"] == "tsne" and tsne["ids"] == projection["ids"]
+        _assert_copies_cluster(dict(zip(tsne["ids"], zip(tsne["x"], tsne["y"], strict=True), strict=True)), ids, groups)
+        assert client.get(f"/datasets/{dataset_id}/projection", params={"method": "umap"}).status_code == 422
+
+        # map colours: one value per sample, columnar
+        colours = client.get(f"/datasets/{dataset_id}/projection/colors", params={"by": "category"}).json()
+        assert colours["ids"] == sorted(ids.values())
+        assert colours["labels"] == ["photos"] and colours["codes"] == [0] * 34  # one class folder
+        uniq = client.get(f"/datasets/{dataset_id}/projection/colors", params={"by": "uniqueness"}).json()
+        assert len(uniq["values"]) == 34 and max(uniq["values"]) == 1.0
+        assert client.get(f"/datasets/{dataset_id}/projection/colors", params={"by": "errors"}).status_code == 422
 
         # a second run finds nothing to do
         again = embed(client, dataset_id)
         assert again["result"]["embedded"] == 0 and again["result"]["vectors"] == 34
+
+
+def _assert_copies_cluster(points: dict, ids: dict, groups: dict) -> None:
+    """Copies of one photo land closer to each other than the other photos do to them."""
+    cat = np.array([points[ids[f]] for f in groups["chelsea"]])
+    others = np.array([points[ids[f]] for n in PHOTOS[1:] for f in groups[n]])
+    spread = np.linalg.norm(cat - cat.mean(0), axis=1).max()
+    assert np.linalg.norm(others - cat.mean(0), axis=1).mean() > spread
 
 
 def test_bad_inputs_get_clear_errors(photos) -> None:

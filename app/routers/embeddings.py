@@ -5,16 +5,19 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
+import pydantic_core
 from fastapi import APIRouter, File, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.deps import EmbeddingsDep
-from app.errors import PayloadTooLarge
+from app.deps import DbDep, EmbeddingsDep
+from app.errors import Invalid, PayloadTooLarge
 from app.routers.errors import errors
 from app.routers.inputs import Id
 from app.routers.jobs import Job
+from app.services.embeddings.colors import ColorBy, colors
 from app.services.embeddings.encoder import MAX_UPLOAD_BYTES
 
 router = APIRouter(tags=["embeddings"])
@@ -75,18 +78,28 @@ class Duplicates(BaseModel):
     groups: list[DuplicateGroup]
 
 
-class Point(BaseModel):
-    sample_id: int
-    x: float
-    y: float
-
-
 class Projection(BaseModel):
+    """Columnar: `ids[i]` is at (`x[i]`, `y[i]`); ids ascending."""
+
     model_config = ConfigDict(extra="allow")
 
     model: str
     method: str
-    points: list[Point]
+    ids: list[int]
+    x: list[float]
+    y: list[float]
+
+
+class MapColors(BaseModel):
+    by: str
+    ids: list[int] = Field(description="every sample of the dataset, ascending")
+    labels: list[str] = Field(description="categorical colourings: the values; '(none)' last")
+    codes: list[int] = Field(description="categorical: index into labels per sample")
+    values: list[float | None] = Field(description="uniqueness: the score per sample (null: not embedded)")
+
+
+ProjectionMethod = Literal["pca", "tsne"]
+BINARY = "application/octet-stream"
 
 
 @router.post(
@@ -147,7 +160,69 @@ def duplicates(
         return service.duplicates(dataset_id, threshold)
 
 
-@router.get("/datasets/{dataset_id}/projection", response_model=Projection, responses=errors(404, 409, 503))
-def projection(dataset_id: Id, service: EmbeddingsDep) -> dict[str, Any]:
-    """2-D PCA coordinates per embedded sample for a scatter plot (cached until the vectors change)."""
-    return service.projection(dataset_id)
+@router.get(
+    "/datasets/{dataset_id}/projection",
+    response_model=Projection,
+    responses={
+        200: {
+            "description": "columnar JSON, or with format=binary little-endian int64 ids[n], float32 x[n], "
+            "float32 y[n] (n in the X-Points header; model and method in X-Model / X-Method)",
+            "content": {BINARY: {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **errors(404, 409, 422, 503),
+    },
+)
+def projection(
+    dataset_id: Id,
+    service: EmbeddingsDep,
+    method: ProjectionMethod = Query("pca", description="pca (computed on demand) or tsne (POST it first)"),
+    format: Literal["json", "binary"] = Query("json", description="binary: 16 bytes per point (1.6 MB at 100K)"),
+) -> Any:
+    """2-D coordinates of every embedded sample for the map (cached with the vectors they came from)."""
+    started = time.perf_counter()
+    p = service.projection(dataset_id, method)
+    if format == "binary":
+        body = b"".join(
+            np.ascontiguousarray(a, dtype=t).astype(t.newbyteorder("<"), copy=False).tobytes()
+            for a, t in ((p["ids"], np.dtype(np.int64)), (p["x"], np.dtype(np.float32)), (p["y"], np.dtype(np.float32)))
+        )
+        headers = {
+            "X-Points": str(len(p["ids"])),
+            "X-Model": p["model"],
+            "X-Method": p["method"],
+            "Server-Timing": f"projection;dur={(time.perf_counter() - started) * 1000:.2f}",
+        }
+        return Response(body, media_type=BINARY, headers=headers)
+    reply = {
+        "model": p["model"],
+        "method": p["method"],
+        "ids": p["ids"].tolist(),
+        "x": np.round(p["x"].astype(np.float64), 5).tolist(),
+        "y": np.round(p["y"].astype(np.float64), 5).tolist(),
+    }
+    return Response(pydantic_core.to_json(reply), media_type="application/json")
+
+
+@router.post(
+    "/datasets/{dataset_id}/projection", status_code=202, response_model=JobStarted, responses=errors(404, 409, 422)
+)
+def start_projection(
+    dataset_id: Id,
+    service: EmbeddingsDep,
+    method: Literal["tsne"] = Query("tsne", description="the non-linear map to compute, as a job"),
+) -> JobStarted:
+    """Compute the t-SNE map of the current vectors as a job (progress via /jobs/{id}); stored until they change."""
+    return JobStarted(job_id=service.start_projection(dataset_id, method))
+
+
+@router.get("/datasets/{dataset_id}/projection/colors", response_model=MapColors, responses=errors(404, 422))
+def map_colors(
+    dataset_id: Id,
+    db: DbDep,
+    by: ColorBy = Query("category", description="category (most boxes), split, tag (first), uniqueness, errors"),
+    run: str | None = Query(None, min_length=1, max_length=100, description="prediction run, for by=errors"),
+) -> Response:
+    """A value per sample to colour the map by (columnar)."""
+    if by == "errors" and run is None:
+        raise Invalid("run: by=errors needs the prediction run whose evaluation colours the map")
+    return Response(pydantic_core.to_json(colors(db, dataset_id, by, run)), media_type="application/json")

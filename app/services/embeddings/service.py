@@ -36,12 +36,15 @@ from app.services.embeddings.encoder import (
     decode_image,
 )
 from app.services.embeddings.index import VectorIndex
+from app.services.embeddings.projection import tsne
 from app.services.jobs import FINAL_STATES, JobCancelled, JobContext, JobFailed, JobManager
 from app.services.paths import FileMissing, PathNotAllowed
 
 log = logging.getLogger(__name__)
 
 JOB_KIND = "embeddings"
+PROJECTION_JOB_KIND = "projection"
+PROJECTION_METHODS = ("pca", "tsne")
 MAX_INDEXES = 4  # datasets whose vectors stay in memory (least recently used goes first)
 MAX_DERIVED = 32  # cached duplicate answers / projections
 BATCH = 8  # measured best for 1-2 torch threads: activations stay in cache
@@ -128,7 +131,7 @@ class EmbeddingService:
         self._require_dataset(dataset_id)
         model = self.model_name
         with self._start_lock:  # two quick POSTs must not queue two runs
-            running = self._active_jobs(dataset_id)
+            running = [j for j in self._active_jobs(dataset_id) if j["kind"] == JOB_KIND]
             if running:
                 return running[0]["id"]
             job = self._jobs.submit(
@@ -140,7 +143,7 @@ class EmbeddingService:
     def cancel(self, dataset_id: int) -> list[str]:
         self._require_dataset(dataset_id)
         cancelled = []
-        for job in self._active_jobs(dataset_id):
+        for job in self._active_jobs(dataset_id):  # the map job too: it is work on these vectors
             self._jobs.cancel(job["id"])
             cancelled.append(job["id"])
         return cancelled
@@ -430,22 +433,104 @@ class EmbeddingService:
             "groups": [{"sample_ids": g, "size": len(g)} for g in groups[1]],
         }
 
-    def projection(self, dataset_id: int) -> dict[str, Any]:
+    def projection(self, dataset_id: int, method: str = "pca") -> dict[str, Any]:
+        """Columnar 2-D coordinates: `ids` (int64, ascending), `x`, `y` (float32) of every embedded sample."""
         self._require_dataset(dataset_id)
         index = self._embedded_index(dataset_id)
-        key = (dataset_id, index.model, "projection")
+        if method == "pca":
+            key = (dataset_id, index.model, "projection")
+            cached = self._derived.get(key)
+            if cached is None or cached[0] is not index:
+                cached = (index, index.projection())
+                self._remember(key, cached)
+            coords = cached[1]
+            return {"model": index.model, "method": method, "ids": index.ids, "x": coords[:, 0], "y": coords[:, 1]}
+        key = (dataset_id, index.model, f"projection:{method}")
         cached = self._derived.get(key)
         if cached is None or cached[0] is not index:
-            cached = (index, index.projection())
+            with self._db.cursor() as cur:
+                stored = cur.execute(
+                    "SELECT sample_id, x, y FROM projections WHERE dataset_id = ? AND model = ? AND method = ? "
+                    "AND vectors = ? ORDER BY sample_id",
+                    [dataset_id, index.model, method, len(index)],
+                ).fetchnumpy()
+            if len(stored["sample_id"]) == 0:
+                running = [j for j in self._active_jobs(dataset_id) if j["kind"] == PROJECTION_JOB_KIND]
+                raise NotEmbedded(
+                    f"dataset {dataset_id} has no {method} map of its {len(index)} current vectors"
+                    + (
+                        "; its job is running"
+                        if running
+                        else f"; POST /datasets/{dataset_id}/projection?method={method}"
+                    )
+                )
+            cached = (index, stored)
             self._remember(key, cached)
-        coords = cached[1]
+        stored = cached[1]
         return {
             "model": index.model,
-            "method": "pca",
-            "points": [
-                {"sample_id": int(s), "x": float(x), "y": float(y)}
-                for s, (x, y) in zip(index.ids.tolist(), coords.tolist(), strict=True)
-            ],
+            "method": method,
+            "ids": np.asarray(stored["sample_id"], dtype=np.int64),
+            "x": np.asarray(stored["x"], dtype=np.float32),
+            "y": np.asarray(stored["y"], dtype=np.float32),
+        }
+
+    def start_projection(self, dataset_id: int, method: str) -> str:
+        """Queue the job computing the non-linear map of the current vectors (or return the one queued)."""
+        self._require_dataset(dataset_id)
+        self._embedded_index(dataset_id)
+        with self._start_lock:
+            for job in self._active_jobs(dataset_id):
+                if job["kind"] == PROJECTION_JOB_KIND:
+                    return job["id"]
+            job = self._jobs.submit(
+                PROJECTION_JOB_KIND,
+                lambda ctx: self._run_projection(ctx, dataset_id, method),
+                dataset_id=dataset_id,
+                params={"method": method},
+            )
+            self._job_ids.add(job.id)
+            return job.id
+
+    def _run_projection(self, ctx: JobContext, dataset_id: int, method: str) -> dict[str, Any]:
+        index = self.index(dataset_id)
+        if len(index) == 0:
+            raise JobFailed(f"dataset {dataset_id} has no embeddings; POST /datasets/{dataset_id}/embeddings first")
+        started = time.perf_counter()
+        ctx.progress(0, 1, f"{method} of {len(index)} vectors")
+
+        def progress(done: int, total: int) -> None:
+            if self._stopping.is_set():
+                raise JobCancelled()
+            ctx.progress(done, total, f"{method}: iteration {done} of {total}")
+
+        coords = tsne(index.vectors, progress, threads=self._threads)
+        table = pa.table(
+            {
+                "sample_id": pa.array(index.ids),
+                "x": pa.array(coords[:, 0]),
+                "y": pa.array(coords[:, 1]),
+            }
+        )
+        with self._db.write() as cur:
+            cur.execute(
+                "DELETE FROM projections WHERE dataset_id = ? AND model = ? AND method = ?",
+                [dataset_id, index.model, method],
+            )
+            cur.register("_coords", table)
+            try:
+                cur.execute(
+                    "INSERT INTO projections SELECT ?, ?, ?, ?, c.sample_id, c.x, c.y FROM _coords c "
+                    "WHERE EXISTS (SELECT 1 FROM samples s WHERE s.id = c.sample_id AND s.dataset_id = ?)",
+                    [dataset_id, index.model, method, len(index), dataset_id],
+                )
+            finally:
+                cur.unregister("_coords")
+        return {
+            "model": index.model,
+            "method": method,
+            "points": len(index),
+            "seconds": round(time.perf_counter() - started, 3),
         }
 
     def _remember(self, key: tuple[int, str, str], value: Any) -> None:

@@ -294,9 +294,33 @@ export interface paths {
         };
         /**
          * Projection
-         * @description 2-D PCA coordinates per embedded sample for a scatter plot (cached until the vectors change).
+         * @description 2-D coordinates of every embedded sample for the map (cached with the vectors they came from).
          */
         get: operations["projection_api_datasets__dataset_id__projection_get"];
+        put?: never;
+        /**
+         * Start Projection
+         * @description Compute the t-SNE map of the current vectors as a job (progress via /jobs/{id}); stored until they change.
+         */
+        post: operations["start_projection_api_datasets__dataset_id__projection_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/projection/colors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Map Colors
+         * @description A value per sample to colour the map by (columnar).
+         */
+        get: operations["map_colors_api_datasets__dataset_id__projection_colors_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1458,6 +1482,31 @@ export interface components {
             /** Job Id */
             job_id: string;
         };
+        /** MapColors */
+        MapColors: {
+            /** By */
+            by: string;
+            /**
+             * Codes
+             * @description categorical: index into labels per sample
+             */
+            codes: number[];
+            /**
+             * Ids
+             * @description every sample of the dataset, ascending
+             */
+            ids: number[];
+            /**
+             * Labels
+             * @description categorical colourings: the values; '(none)' last
+             */
+            labels: string[];
+            /**
+             * Values
+             * @description uniqueness: the score per sample (null: not embedded)
+             */
+            values: (number | null)[];
+        };
         /** ModelVectors */
         ModelVectors: {
             /** Dim */
@@ -1519,15 +1568,6 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        /** Point */
-        Point: {
-            /** Sample Id */
-            sample_id: number;
-            /** X */
-            x: number;
-            /** Y */
-            y: number;
-        };
         /** PrCurve */
         PrCurve: {
             /**
@@ -1562,14 +1602,21 @@ export interface components {
             /** Run */
             run: string;
         };
-        /** Projection */
+        /**
+         * Projection
+         * @description Columnar: `ids[i]` is at (`x[i]`, `y[i]`); ids ascending.
+         */
         Projection: {
+            /** Ids */
+            ids: number[];
             /** Method */
             method: string;
             /** Model */
             model: string;
-            /** Points */
-            points: components["schemas"]["Point"][];
+            /** X */
+            x: number[];
+            /** Y */
+            y: number[];
         } & {
             [key: string]: unknown;
         };
@@ -3166,7 +3213,12 @@ export interface operations {
     };
     projection_api_datasets__dataset_id__projection_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description pca (computed on demand) or tsne (POST it first) */
+                method?: "pca" | "tsne";
+                /** @description binary: 16 bytes per point (1.6 MB at 100K) */
+                format?: "json" | "binary";
+            };
             header?: never;
             path: {
                 dataset_id: number;
@@ -3175,13 +3227,14 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description columnar JSON, or with format=binary little-endian int64 ids[n], float32 x[n], float32 y[n] (n in the X-Points header; model and method in X-Model / X-Method) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Projection"];
+                    "application/octet-stream": string;
                 };
             };
             /** @description Not found */
@@ -3202,7 +3255,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorReply"];
                 };
             };
-            /** @description Validation Error */
+            /** @description Invalid input */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -3218,6 +3271,103 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    start_projection_api_datasets__dataset_id__projection_post: {
+        parameters: {
+            query?: {
+                /** @description the non-linear map to compute, as a job */
+                method?: "tsne";
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobStarted"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+        };
+    };
+    map_colors_api_datasets__dataset_id__projection_colors_get: {
+        parameters: {
+            query?: {
+                /** @description category (most boxes), split, tag (first), uniqueness, errors */
+                by?: "category" | "split" | "tag" | "uniqueness" | "errors";
+                /** @description prediction run, for by=errors */
+                run?: string | null;
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MapColors"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorReply"];
                 };
             };
         };
