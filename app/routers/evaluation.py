@@ -9,9 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import DbDep, JobsDep, SettingsDep
 from app.routers.errors import errors
-from app.routers.inputs import FilePath, Id, Offset, RequestModel
-from app.services import evaluation_import, evaluation_replies
+from app.routers.inputs import FilePath, Id, IdValue, Offset, RequestModel
+from app.services import evaluation_analysis, evaluation_import, evaluation_replies
 from app.services.evaluation_checks import DEFAULT_IOU
+from app.services.query import EvalError
 
 router = APIRouter(tags=["evaluation"])
 
@@ -119,6 +120,34 @@ class ConfusionCell(BaseModel):
     samples: list[CellSample]
 
 
+class ScoreThresholds(BaseModel):
+    """Columnar: entry i is the run cut at score >= score[i] (0.00, 0.01, ..., 1.00)."""
+
+    dataset_id: int
+    run: str
+    iou: float
+    split: str | None
+    category: str | None
+    ground_truth: int = Field(description="ground-truth boxes evaluated (crowd excluded)")
+    score: list[float]
+    tp: list[int]
+    fp: list[int]
+    precision: list[float | None] = Field(description="null where no prediction scores that high")
+    recall: list[float | None]
+
+
+class SampleBoxes(BaseModel):
+    sample_id: int
+    annotation_ids: list[int]
+
+
+class HighlightedBoxes(BaseModel):
+    dataset_id: int
+    run: str
+    iou: float
+    items: list[SampleBoxes] = Field(description="only samples holding such boxes")
+
+
 @router.post(
     "/datasets/{dataset_id}/predictions",
     status_code=202,
@@ -178,3 +207,37 @@ def confusion_cell(
 ) -> dict[str, Any]:
     """The samples behind one cell of the confusion matrix, with the boxes counted there."""
     return evaluation_replies.confusion_cell(db, dataset_id, run, actual, predicted, iou, limit, offset)
+
+
+@router.get(
+    "/datasets/{dataset_id}/evaluation/thresholds",
+    response_model=ScoreThresholds,
+    responses=errors(404, 409, 422),
+)
+def score_thresholds(
+    dataset_id: Id,
+    db: DbDep,
+    run: str = Query(..., min_length=1, max_length=100),
+    iou: float = Query(DEFAULT_IOU, ge=0.05, le=1.0),
+    split: str | None = Query(None, max_length=200),
+    category: str | None = Query(None, max_length=200, description="category name or id"),
+) -> dict[str, Any]:
+    """Precision and recall of the run when only predictions scoring at least t are kept, for every t."""
+    return evaluation_analysis.thresholds(db, dataset_id, run, iou, split, category)
+
+
+@router.get(
+    "/datasets/{dataset_id}/evaluation/boxes", response_model=HighlightedBoxes, responses=errors(404, 409, 422)
+)
+def highlighted_boxes(
+    dataset_id: Id,
+    db: DbDep,
+    run: str = Query(..., min_length=1, max_length=100),
+    sample_id: list[IdValue] = Query(..., max_length=evaluation_analysis.MAX_SAMPLES, description="samples to look at"),
+    iou: float = Query(DEFAULT_IOU, ge=0.05, le=1.0),
+    actual: str | None = Query(None, min_length=1, max_length=200, description="category name or 'background'"),
+    predicted: str | None = Query(None, min_length=1, max_length=200, description="category name or 'background'"),
+    error: EvalError | None = Query(None, description="error category"),
+) -> dict[str, Any]:
+    """The boxes of a confusion cell and/or an error category on the given samples (the grid lights them)."""
+    return evaluation_analysis.highlighted_boxes(db, dataset_id, run, iou, sample_id, actual, predicted, error)

@@ -192,6 +192,29 @@ class Statistics(BaseModel):
     prediction_runs: list[RunCount]
 
 
+class BoxesPerImage(BaseModel):
+    boxes: int
+    at_least: bool = Field(description="the last bin: this many boxes or more")
+    images: int
+
+
+class ImageSize(BaseModel):
+    width: int
+    height: int
+    images: int
+
+
+class Distributions(BaseModel):
+    """The statistics view's histograms (app/services/stats.py `distributions`)."""
+
+    boxes_per_image: list[BoxesPerImage]
+    image_width: Histogram
+    image_height: Histogram
+    image_sizes: list[ImageSize] = Field(description="the commonest (width, height) pairs")
+    images_of_unknown_size: int
+    aspect_ratio: Histogram
+
+
 # -- tags and views --------------------------------------------------------------------------------------------
 Tag = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -282,6 +305,16 @@ def facets(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> di
 def statistics(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> dict[str, Any]:
     selections.check_filters(db, dataset_id, f)
     return stats.statistics(db, dataset_id, _filters(f))
+
+
+@router.get(
+    "/datasets/{dataset_id}/statistics/distributions",
+    response_model=Distributions,
+    responses=errors(404, 409, 422),
+)
+def distributions(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> dict[str, Any]:
+    """Boxes per image, image sizes and box aspect ratios of the samples matching the filters."""
+    return stats.distributions(db, dataset_id, _filters(f))
 
 
 @router.post("/datasets/{dataset_id}/tags", response_model=TagsEdited, responses=errors(404, 422))

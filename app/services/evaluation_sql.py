@@ -27,6 +27,47 @@ def sample_filter_sql(
     return where, params
 
 
+BACKGROUND = "background"  # the confusion matrix's extra row and column
+
+
+def _category_id_sql(name: str, params: list[Any], dataset_id: int) -> str:
+    params += [dataset_id, name]
+    return "(SELECT c.id FROM categories c WHERE c.dataset_id = ? AND c.name = ?)"
+
+
+def box_condition(
+    dataset_id: int, run: str, iou: float, actual: str | None, predicted: str | None, error: str | None
+) -> tuple[str, list[Any]]:
+    """WHERE over `eval_boxes b`: the boxes of one confusion cell (actual, predicted: category names or
+    'background') and/or of one error category, exactly as the confusion-cell reply counts them."""
+    where = ["b.dataset_id = ?", "b.run = ?", "b.iou = ?"]
+    params: list[Any] = [dataset_id, run, iou]
+    if actual is not None and predicted is not None:
+        where.append("b.in_matrix")
+        if predicted == BACKGROUND:  # missed boxes of class `actual`
+            where.append(f"NOT b.is_prediction AND b.category_id = {_category_id_sql(actual, params, dataset_id)}")
+        else:
+            where.append(f"b.is_prediction AND b.category_id = {_category_id_sql(predicted, params, dataset_id)}")
+            if actual == BACKGROUND:
+                where.append("b.cell_actual IS NULL")
+            else:
+                where.append(f"b.cell_actual = {_category_id_sql(actual, params, dataset_id)}")
+    if error is not None:
+        where.append("b.error = ?")
+        params.append(error)
+    return " AND ".join(where), params
+
+
+def cell_filter_sql(
+    dataset_id: int, run: str, iou: float, actual: str | None, predicted: str | None, error: str | None
+) -> tuple[list[str], list[Any]]:
+    """WHERE conditions on samples `s`: samples holding a box of the cell / error category (none if unset)."""
+    if (actual is None or predicted is None) and error is None:
+        return [], []
+    cond, params = box_condition(dataset_id, run, iou, actual, predicted, error)
+    return [f"s.id IN (SELECT b.sample_id FROM eval_boxes b WHERE {cond})"], params
+
+
 def sample_sort_expr(run: str, iou: float, sort_by: str) -> str:
     """ORDER BY expression ranking samples by error count or worst-image score of `run` at `iou`.
 

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.services.evaluation_sql import sample_filter_sql, sample_sort_expr
+from app.services.evaluation_sql import BACKGROUND, cell_filter_sql, sample_filter_sql, sample_sort_expr
 
 MAX_LIMIT = 500
 # ids given in the query itself (`ids=` in a URL); bigger sets go through a stored selection
@@ -33,6 +33,10 @@ SORT_KEYS: dict[str, str] = {
 }
 # sort keys of an evaluation run (need eval_run); worst first unless sort_dir=asc is given
 EVAL_SORT_KEYS = ("errors", "worst")
+# eval_boxes.error values: a prediction's category (app/services/evaluation.py) or a ground-truth box's
+EvalError = Literal[
+    "tp", "localisation", "class_confusion", "duplicate", "background", "crowd", "over_max_dets", "missed"
+]
 
 
 class SampleFilters(BaseModel):
@@ -53,6 +57,14 @@ class SampleFilters(BaseModel):
     eval_iou: float = Field(0.5, ge=0.05, le=1.0, description="IoU threshold of the evaluation")
     has_fp: bool | None = Field(None, description="samples with (true) / without (false) false positives")
     has_fn: bool | None = Field(None, description="samples with (true) / without (false) missed boxes")
+    # one confusion-matrix cell (both given) and/or one error category of eval_run at eval_iou
+    eval_actual: str | None = Field(
+        None, min_length=1, max_length=200, description="confusion cell row: category name or 'background'"
+    )
+    eval_predicted: str | None = Field(
+        None, min_length=1, max_length=200, description="confusion cell column: category name or 'background'"
+    )
+    eval_error: EvalError | None = Field(None, description="samples with a box of this error category")
     # a selection (issue 15): these samples only, listed or stored (app/services/selections.py)
     ids: list[int] = Field(
         default_factory=list, max_length=MAX_FILTER_IDS, description="only these sample ids (repeatable)"
@@ -73,6 +85,13 @@ class SampleFilters(BaseModel):
     def _eval(self) -> SampleFilters:
         if (self.has_fp is not None or self.has_fn is not None) and self.eval_run is None:
             raise ValueError("has_fp / has_fn need eval_run (the prediction run to look at)")
+        cell = (self.eval_actual, self.eval_predicted)
+        if any(v is not None for v in (*cell, self.eval_error)) and self.eval_run is None:
+            raise ValueError("eval_actual / eval_predicted / eval_error need eval_run (the prediction run)")
+        if (cell[0] is None) != (cell[1] is None):
+            raise ValueError("a confusion cell needs both eval_actual and eval_predicted")
+        if cell == (BACKGROUND, BACKGROUND):
+            raise ValueError("the (background, background) cell is empty by definition")
         return self
 
     @model_validator(mode="after")
@@ -153,6 +172,11 @@ def where(dataset_id: int, f: SampleFilters) -> tuple[str, list[Any]]:
         params.extend([dataset_id, f.selection])
     if f.eval_run is not None:
         more, more_params = sample_filter_sql(dataset_id, f.eval_run, f.eval_iou, f.has_fp, f.has_fn)
+        clauses.extend(more)
+        params.extend(more_params)
+        more, more_params = cell_filter_sql(
+            dataset_id, f.eval_run, f.eval_iou, f.eval_actual, f.eval_predicted, f.eval_error
+        )
         clauses.extend(more)
         params.extend(more_params)
     return " AND ".join(clauses), params

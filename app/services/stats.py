@@ -227,3 +227,74 @@ def statistics(db: Database, dataset_id: int, f: SampleFilters) -> dict[str, Any
         "box_sizes_coco": {"small": int(coco_sizes[0]), "medium": int(coco_sizes[1]), "large": int(coco_sizes[2])},
         "prediction_runs": [{"run": r[0], "annotations": int(r[1])} for r in runs],
     }
+
+
+# -- distributions for the statistics view ---------------------------------------------------------------------
+BOXES_PER_IMAGE_CAP = 30  # the last bin holds every image with at least this many boxes
+IMAGE_EDGE_EDGES = (0, 128, 256, 384, 512, 640, 800, 1024, 1280, 1600, 2048, 4096)
+# width / height of a box; symmetric around 1 on a log scale
+ASPECT_EDGES = (0.0, 1 / 8, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 4 / 5, 5 / 4, 3 / 2, 2.0, 3.0, 4.0, 8.0)
+TOP_IMAGE_SIZES = 12
+
+
+def _bucket_sql(expr: str, edges: tuple[float, ...]) -> str:
+    """The index of the bin [edges[i], edges[i + 1]) holding expr (the last bin is open-ended)."""
+    cases = " ".join(f"WHEN {expr} < {hi!r} THEN {i}" for i, hi in enumerate(edges[1:]))
+    return f"CASE {cases} ELSE {len(edges) - 1} END"
+
+
+def _bins(found: dict[int, int] | None, edges: tuple[float, ...]) -> list[dict[str, Any]]:
+    found = found or {}
+    return [
+        {"min": lo, "max": edges[i + 1] if i + 1 < len(edges) else None, "count": int(found.get(i, 0))}
+        for i, lo in enumerate(edges)
+    ]
+
+
+def distributions(db: Database, dataset_id: int, f: SampleFilters) -> dict[str, Any]:
+    """Boxes per image, image widths and heights, the commonest image sizes and box aspect ratios.
+
+    One pass over the filtered samples (three histograms at once), one over their ground-truth boxes, and
+    a GROUP BY for the commonest (width, height) pairs.
+    """
+    clause, params = where(dataset_id, f)
+    a_scope, a_params = _scope(dataset_id, f, "a")
+    cap = BOXES_PER_IMAGE_CAP
+    with db.cursor() as cur:
+        require(cur, dataset_id)
+        per_image, widths, heights, unknown = cur.execute(
+            f"""
+            SELECT histogram(least(s.annotation_count, {cap})),
+                   histogram({_bucket_sql("s.width", IMAGE_EDGE_EDGES)}) FILTER (WHERE s.width IS NOT NULL),
+                   histogram({_bucket_sql("s.height", IMAGE_EDGE_EDGES)}) FILTER (WHERE s.height IS NOT NULL),
+                   count(*) FILTER (WHERE s.width IS NULL OR s.height IS NULL)
+            FROM samples s WHERE {clause}
+            """,
+            params,
+        ).fetchone()
+        sizes = cur.execute(
+            f"""
+            SELECT s.width, s.height, count(*) AS n FROM samples s
+            WHERE {clause} AND s.width IS NOT NULL AND s.height IS NOT NULL
+            GROUP BY s.width, s.height ORDER BY n DESC, s.width, s.height LIMIT {TOP_IMAGE_SIZES}
+            """,
+            params,
+        ).fetchall()
+        (aspect,) = cur.execute(
+            f"""
+            SELECT histogram({_bucket_sql("a.w / a.h", ASPECT_EDGES)}) FILTER (WHERE a.h > 0)
+            FROM annotations a WHERE {a_scope} AND a.source = 'ground_truth'
+            """,
+            a_params,
+        ).fetchone()
+    per_image = per_image or {}
+    return {
+        "boxes_per_image": [
+            {"boxes": k, "at_least": k == cap, "images": int(per_image.get(k, 0))} for k in range(cap + 1)
+        ],
+        "image_width": {"measure": "image width in pixels", "bins": _bins(widths, IMAGE_EDGE_EDGES)},
+        "image_height": {"measure": "image height in pixels", "bins": _bins(heights, IMAGE_EDGE_EDGES)},
+        "image_sizes": [{"width": int(w), "height": int(h), "images": int(n)} for w, h, n in sizes],
+        "images_of_unknown_size": int(unknown),
+        "aspect_ratio": {"measure": "box width / height", "bins": _bins(aspect, ASPECT_EDGES)},
+    }

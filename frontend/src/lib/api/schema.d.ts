@@ -173,6 +173,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasets/{dataset_id}/evaluation/boxes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Highlighted Boxes
+         * @description The boxes of a confusion cell and/or an error category on the given samples (the grid lights them).
+         */
+        get: operations["highlighted_boxes_api_datasets__dataset_id__evaluation_boxes_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/datasets/{dataset_id}/evaluation/confusion": {
         parameters: {
             query?: never;
@@ -185,6 +205,26 @@ export interface paths {
          * @description The samples behind one cell of the confusion matrix, with the boxes counted there.
          */
         get: operations["confusion_cell_api_datasets__dataset_id__evaluation_confusion_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/evaluation/thresholds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Score Thresholds
+         * @description Precision and recall of the run when only predictions scoring at least t are kept, for every t.
+         */
+        get: operations["score_thresholds_api_datasets__dataset_id__evaluation_thresholds_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -426,6 +466,26 @@ export interface paths {
         };
         /** Statistics */
         get: operations["statistics_api_datasets__dataset_id__statistics_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/datasets/{dataset_id}/statistics/distributions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Distributions
+         * @description Boxes per image, image sizes and box aspect ratios of the samples matching the filters.
+         */
+        get: operations["distributions_api_datasets__dataset_id__statistics_distributions_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -770,6 +830,18 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
+        /** BoxesPerImage */
+        BoxesPerImage: {
+            /**
+             * At Least
+             * @description the last bin: this many boxes or more
+             */
+            at_least: boolean;
+            /** Boxes */
+            boxes: number;
+            /** Images */
+            images: number;
+        };
         /** Cancelled */
         Cancelled: {
             /**
@@ -1002,11 +1074,26 @@ export interface components {
                  */
                 category?: string | null;
                 /**
+                 * Eval Actual
+                 * @description confusion cell row: category name or 'background'
+                 */
+                eval_actual?: string | null;
+                /**
+                 * Eval Error
+                 * @description samples with a box of this error category
+                 */
+                eval_error?: ("tp" | "localisation" | "class_confusion" | "duplicate" | "background" | "crowd" | "over_max_dets" | "missed") | null;
+                /**
                  * Eval Iou
                  * @description IoU threshold of the evaluation
                  * @default 0.5
                  */
                 eval_iou: number;
+                /**
+                 * Eval Predicted
+                 * @description confusion cell column: category name or 'background'
+                 */
+                eval_predicted?: string | null;
                 /**
                  * Eval Run
                  * @description prediction run
@@ -1143,6 +1230,24 @@ export interface components {
             updated_at: string | null;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * Distributions
+         * @description The statistics view's histograms (app/services/stats.py `distributions`).
+         */
+        Distributions: {
+            aspect_ratio: components["schemas"]["Histogram"];
+            /** Boxes Per Image */
+            boxes_per_image: components["schemas"]["BoxesPerImage"][];
+            image_height: components["schemas"]["Histogram"];
+            /**
+             * Image Sizes
+             * @description the commonest (width, height) pairs
+             */
+            image_sizes: components["schemas"]["ImageSize"][];
+            image_width: components["schemas"]["Histogram"];
+            /** Images Of Unknown Size */
+            images_of_unknown_size: number;
         };
         /** DuplicateGroup */
         DuplicateGroup: {
@@ -1338,6 +1443,20 @@ export interface components {
              */
             status: string;
         };
+        /** HighlightedBoxes */
+        HighlightedBoxes: {
+            /** Dataset Id */
+            dataset_id: number;
+            /** Iou */
+            iou: number;
+            /**
+             * Items
+             * @description only samples holding such boxes
+             */
+            items: components["schemas"]["SampleBoxes"][];
+            /** Run */
+            run: string;
+        };
         /** Histogram */
         Histogram: {
             /** Bins */
@@ -1405,6 +1524,15 @@ export interface components {
              * @description cosine similarity
              */
             score: number;
+        };
+        /** ImageSize */
+        ImageSize: {
+            /** Height */
+            height: number;
+            /** Images */
+            images: number;
+            /** Width */
+            width: number;
         };
         /** ImportPredictions */
         ImportPredictions: {
@@ -1719,6 +1847,13 @@ export interface components {
              */
             source: string;
         };
+        /** SampleBoxes */
+        SampleBoxes: {
+            /** Annotation Ids */
+            annotation_ids: number[];
+            /** Sample Id */
+            sample_id: number;
+        };
         /** SampleItem */
         SampleItem: {
             /**
@@ -1761,6 +1896,40 @@ export interface components {
             total: number;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * ScoreThresholds
+         * @description Columnar: entry i is the run cut at score >= score[i] (0.00, 0.01, ..., 1.00).
+         */
+        ScoreThresholds: {
+            /** Category */
+            category: string | null;
+            /** Dataset Id */
+            dataset_id: number;
+            /** Fp */
+            fp: number[];
+            /**
+             * Ground Truth
+             * @description ground-truth boxes evaluated (crowd excluded)
+             */
+            ground_truth: number;
+            /** Iou */
+            iou: number;
+            /**
+             * Precision
+             * @description null where no prediction scores that high
+             */
+            precision: (number | null)[];
+            /** Recall */
+            recall: (number | null)[];
+            /** Run */
+            run: string;
+            /** Score */
+            score: number[];
+            /** Split */
+            split: string | null;
+            /** Tp */
+            tp: number[];
         };
         /** Selection */
         Selection: {
@@ -1974,11 +2143,26 @@ export interface components {
                  */
                 category?: string | null;
                 /**
+                 * Eval Actual
+                 * @description confusion cell row: category name or 'background'
+                 */
+                eval_actual?: string | null;
+                /**
+                 * Eval Error
+                 * @description samples with a box of this error category
+                 */
+                eval_error?: ("tp" | "localisation" | "class_confusion" | "duplicate" | "background" | "crowd" | "over_max_dets" | "missed") | null;
+                /**
                  * Eval Iou
                  * @description IoU threshold of the evaluation
                  * @default 0.5
                  */
                 eval_iou: number;
+                /**
+                 * Eval Predicted
+                 * @description confusion cell column: category name or 'background'
+                 */
+                eval_predicted?: string | null;
                 /**
                  * Eval Run
                  * @description prediction run
@@ -2809,6 +2993,66 @@ export interface operations {
             };
         };
     };
+    highlighted_boxes_api_datasets__dataset_id__evaluation_boxes_get: {
+        parameters: {
+            query: {
+                run: string;
+                /** @description samples to look at */
+                sample_id: number[];
+                iou?: number;
+                /** @description category name or 'background' */
+                actual?: string | null;
+                /** @description category name or 'background' */
+                predicted?: string | null;
+                /** @description error category */
+                error?: ("tp" | "localisation" | "class_confusion" | "duplicate" | "background" | "crowd" | "over_max_dets" | "missed") | null;
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HighlightedBoxes"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+        };
+    };
     confusion_cell_api_datasets__dataset_id__evaluation_confusion_get: {
         parameters: {
             query: {
@@ -2868,6 +3112,61 @@ export interface operations {
             };
         };
     };
+    score_thresholds_api_datasets__dataset_id__evaluation_thresholds_get: {
+        parameters: {
+            query: {
+                run: string;
+                iou?: number;
+                split?: string | null;
+                /** @description category name or id */
+                category?: string | null;
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScoreThresholds"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+        };
+    };
     export_dataset_api_datasets__dataset_id__export_get: {
         parameters: {
             query?: {
@@ -2890,6 +3189,12 @@ export interface operations {
                 has_fp?: boolean | null;
                 /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
+                /** @description confusion cell row: category name or 'background' */
+                eval_actual?: string | null;
+                /** @description confusion cell column: category name or 'background' */
+                eval_predicted?: string | null;
+                /** @description samples with a box of this error category */
+                eval_error?: ("tp" | "localisation" | "class_confusion" | "duplicate" | "background" | "crowd" | "over_max_dets" | "missed") | null;
                 /** @description only these sample ids (repeatable) */
                 ids?: number[];
                 /** @description only the samples of this stored selection (POST .../selections) */
@@ -2966,6 +3271,12 @@ export interface operations {
                 has_fp?: boolean | null;
                 /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
+                /** @description confusion cell row: category name or 'background' */
+                eval_actual?: string | null;
+                /** @description confusion cell column: category name or 'background' */
+                eval_predicted?: string | null;
+                /** @description samples with a box of this error category */
+                eval_error?: ("tp" | "localisation" | "class_confusion" | "duplicate" | "background" | "crowd" | "over_max_dets" | "missed") | null;
                 /** @description only these sample ids (repeatable) */
                 ids?: number[];
                 /** @description only the samples of this stored selection (POST .../selections) */
@@ -3443,6 +3754,12 @@ export interface operations {
                 has_fp?: boolean | null;
                 /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
+                /** @description confusion cell row: category name or 'background' */
+                eval_actual?: string | null;
+                /** @description confusion cell column: category name or 'background' */
+                eval_predicted?: string | null;
+                /** @description samples with a box of this error category */
+                eval_error?: ("tp" | "localisation" | "class_confusion" | "duplicate" | "background" | "crowd" | "over_max_dets" | "missed") | null;
                 /** @description only these sample ids (repeatable) */
                 ids?: number[];
                 /** @description only the samples of this stored selection (POST .../selections) */
@@ -3700,6 +4017,12 @@ export interface operations {
                 has_fp?: boolean | null;
                 /** @description samples with (true) / without (false) missed boxes */
                 has_fn?: boolean | null;
+                /** @description confusion cell row: category name or 'background' */
+                eval_actual?: string | null;
+                /** @description confusion cell column: category name or 'background' */
+                eval_predicted?: string | null;
+                /** @description samples with a box of this error category */
+                eval_error?: ("tp" | "localisation" | "class_confusion" | "duplicate" | "background" | "crowd" | "over_max_dets" | "missed") | null;
                 /** @description only these sample ids (repeatable) */
                 ids?: number[];
                 /** @description only the samples of this stored selection (POST .../selections) */
@@ -3720,6 +4043,85 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Statistics"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+        };
+    };
+    distributions_api_datasets__dataset_id__statistics_distributions_get: {
+        parameters: {
+            query?: {
+                split?: string | null;
+                /** @description category name */
+                category?: string | null;
+                /** @description all of these tags */
+                tag?: string[];
+                /** @description file-name substring */
+                search?: string | null;
+                min_annotations?: number | null;
+                max_annotations?: number | null;
+                /** @description triage review status of the sample */
+                review_status?: ("unreviewed" | "reviewed" | "needs_fix") | null;
+                /** @description prediction run */
+                eval_run?: string | null;
+                /** @description IoU threshold of the evaluation */
+                eval_iou?: number;
+                /** @description samples with (true) / without (false) false positives */
+                has_fp?: boolean | null;
+                /** @description samples with (true) / without (false) missed boxes */
+                has_fn?: boolean | null;
+                /** @description confusion cell row: category name or 'background' */
+                eval_actual?: string | null;
+                /** @description confusion cell column: category name or 'background' */
+                eval_predicted?: string | null;
+                /** @description samples with a box of this error category */
+                eval_error?: ("tp" | "localisation" | "class_confusion" | "duplicate" | "background" | "crowd" | "over_max_dets" | "missed") | null;
+                /** @description only these sample ids (repeatable) */
+                ids?: number[];
+                /** @description only the samples of this stored selection (POST .../selections) */
+                selection?: number | null;
+            };
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Distributions"];
                 };
             };
             /** @description Not found */
