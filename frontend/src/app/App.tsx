@@ -1,10 +1,19 @@
+import { lazy, Suspense } from "react";
 import { Link, NavLink, Route, Routes } from "react-router-dom";
-import { EmptyState } from "@/components/feedback";
+import { EmptyState, Spinner } from "@/components/feedback";
 import { KeyboardHelp } from "@/components/KeyboardHelp";
 import { DatasetsPage } from "@/features/datasets";
 import { API_BASE } from "@/lib/api/client";
 import { DatasetRoute } from "./DatasetRoute";
 import { Providers } from "./providers";
+
+// analysis views: their own chunks, fetched on first visit (the grid's initial bundle does not grow)
+const StatsPage = lazy(() => import("@/features/stats/components/StatsPage"));
+const EvaluationPage = lazy(() => import("@/features/evaluation/components/EvaluationPage"));
+
+function Lazy({ children }: { children: React.ReactNode }) {
+  return <Suspense fallback={<Spinner label="Loading the view…" />}>{children}</Suspense>;
+}
 
 function NotFound() {
   return (
@@ -40,6 +49,8 @@ export function App() {
           <Routes>
             <Route path="/" element={<DatasetsPage />} />
             <Route path="/datasets/:id" element={<DatasetRoute />} />
+            <Route path="/datasets/:id/stats" element={<Lazy><StatsPage /></Lazy>} />
+            <Route path="/datasets/:id/evaluation" element={<Lazy><EvaluationPage /></Lazy>} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </main>

@@ -1,4 +1,4 @@
-import { Link, useParams } from "react-router-dom";
+import { Link, useLocation, useParams } from "react-router-dom";
 import { ErrorMessage, Spinner } from "@/components/feedback";
 import { useDatasetDetail } from "@/features/datasets";
 import { Sidebar } from "@/features/filters";
@@ -11,6 +11,7 @@ export function DatasetRoute() {
   const param = useParams().id;
   const id = Number(param);
   const [view, setView] = useViewState();
+  const { search } = useLocation();
   const dataset = useDatasetDetail(id);
   if (!Number.isSafeInteger(id) || id < 1) return <ErrorMessage error={`“${param}” is not a dataset id`} />;
   if (dataset.isPending) return <Spinner label="Loading the dataset…" />;
@@ -32,6 +33,14 @@ export function DatasetRoute() {
           {d.counts.samples.toLocaleString()} samples · {d.counts.annotations.toLocaleString()} boxes · {d.counts.categories ?? 0} categories
         </span>
         {d.status !== "ready" && <span className={`badge status-${d.status}`}>{d.status}</span>}
+        <nav className="view-tabs">
+          <Link to={`/datasets/${id}/stats${search}`} className="nav-link" data-testid="nav-stats">
+            Statistics
+          </Link>
+          <Link to={`/datasets/${id}/evaluation${search}`} className="nav-link" data-testid="nav-evaluation">
+            Evaluation
+          </Link>
+        </nav>
       </div>
       <Sidebar datasetId={id} view={view} setView={setView} />
       <Grid datasetId={id} view={view} setView={setView} />

@@ -18,6 +18,10 @@ describe("URL state", () => {
       run: "yolo v8",
       hasFp: true,
       hasFn: false,
+      iou: 0.75,
+      actual: "background",
+      predicted: "dog & cat",
+      error: "missed",
       sort: "errors",
       dir: "desc",
       gt: false,
@@ -72,5 +76,14 @@ describe("URL state", () => {
     expect(f).toEqual({ split: "train", tag: ["x"], search: "abc", min_annotations: 2, eval_run: "r", has_fn: true });
     const back = fromFilters({ ...DEFAULT_VIEW, category: "old", sort: "worst", size: 120 }, JSON.parse(JSON.stringify(f)));
     expect(back).toEqual({ ...s });
+  });
+  it("a confusion cell needs a run and both ends; it reaches the filters", () => {
+    expect(parseViewState("actual=cat&predicted=dog")).toEqual(DEFAULT_VIEW);
+    expect(parseViewState("run=r&actual=cat").actual).toBeUndefined();
+    const s = parseViewState("run=r&iou=0.75&actual=cat&predicted=background&error=missed");
+    expect(toFilters(s)).toEqual({ eval_run: "r", eval_iou: 0.75, eval_actual: "cat", eval_predicted: "background", eval_error: "missed" });
+    const cleared = updateView({ ...s, open: 3 }, { run: undefined });
+    expect([cleared.iou, cleared.actual, cleared.predicted, cleared.error, cleared.open]).toEqual([undefined, undefined, undefined, undefined, undefined]);
+    expect(fromFilters(DEFAULT_VIEW, toFilters(s))).toEqual({ ...DEFAULT_VIEW, run: "r", iou: 0.75, actual: "cat", predicted: "background", error: "missed" });
   });
 });

@@ -14,6 +14,11 @@ export interface ViewState {
   run?: string; // evaluation run for has_fp / has_fn / sort by errors|worst
   hasFp?: boolean;
   hasFn?: boolean;
+  iou?: number; // IoU threshold of the run's evaluation (the backend's default 0.5 when unset)
+  // one confusion-matrix cell (both set) and/or one error category of `run` (the evaluation view's click-through)
+  actual?: string;
+  predicted?: string;
+  error?: string;
   // order
   sort: string;
   dir?: SortDir;
@@ -58,6 +63,11 @@ function text(value: string | null): string | undefined {
   return value === null || value === "" ? undefined : value;
 }
 
+function iouOf(value: string | null): number | undefined {
+  const n = value === null ? NaN : Number(value);
+  return Number.isFinite(n) && n >= 0.05 && n <= 1 && n !== 0.5 ? n : undefined;
+}
+
 function unique(values: string[]): string[] {
   return [...new Set(values.filter((v) => v !== ""))];
 }
@@ -78,6 +88,10 @@ export function parseViewState(search: string | URLSearchParams): ViewState {
     run,
     hasFp: run ? bool(p.get("fp")) : undefined,
     hasFn: run ? bool(p.get("fn")) : undefined,
+    iou: run ? iouOf(p.get("iou")) : undefined,
+    actual: run && text(p.get("predicted")) ? text(p.get("actual")) : undefined,
+    predicted: run && text(p.get("actual")) ? text(p.get("predicted")) : undefined,
+    error: run ? text(p.get("error")) : undefined,
     sort: text(p.get("sort")) ?? DEFAULT_VIEW.sort,
     dir: dir === "asc" || dir === "desc" ? dir : undefined,
     gt: bool(p.get("gt")) ?? true,
@@ -108,6 +122,12 @@ export function serializeViewState(s: ViewState): string {
   if (s.run) {
     put("fp", s.hasFp);
     put("fn", s.hasFn);
+    if (s.iou !== undefined && s.iou !== 0.5) put("iou", s.iou);
+    if (s.actual !== undefined && s.predicted !== undefined) {
+      put("actual", s.actual);
+      put("predicted", s.predicted);
+    }
+    put("error", s.error);
   }
   if (s.sort !== DEFAULT_VIEW.sort) put("sort", s.sort);
   put("dir", s.dir);
@@ -128,6 +148,10 @@ export function updateView(s: ViewState, change: Partial<ViewState>): ViewState 
   if (!next.run) {
     delete next.hasFp;
     delete next.hasFn;
+    delete next.iou;
+    delete next.actual;
+    delete next.predicted;
+    delete next.error;
   }
   if (!("open" in change) && Object.keys(change).some((k) => FILTER_KEYS.has(k as keyof ViewState) || k === "sort" || k === "dir")) {
     delete next.open;
@@ -136,7 +160,7 @@ export function updateView(s: ViewState, change: Partial<ViewState>): ViewState 
   return next;
 }
 
-const FILTER_KEYS = new Set<keyof ViewState>(["split", "category", "tags", "search", "minBoxes", "maxBoxes", "run", "hasFp", "hasFn"]);
+const FILTER_KEYS = new Set<keyof ViewState>(["split", "category", "tags", "search", "minBoxes", "maxBoxes", "run", "hasFp", "hasFn", "iou", "actual", "predicted", "error"]);
 
 /** The backend's filter parameters (facets, statistics, samples, tags, saved views). */
 export interface SampleFilters {
@@ -149,6 +173,10 @@ export interface SampleFilters {
   eval_run?: string;
   has_fp?: boolean;
   has_fn?: boolean;
+  eval_iou?: number;
+  eval_actual?: string;
+  eval_predicted?: string;
+  eval_error?: string;
 }
 
 export function toFilters(s: ViewState): SampleFilters {
@@ -162,6 +190,10 @@ export function toFilters(s: ViewState): SampleFilters {
     eval_run: s.run,
     has_fp: s.run ? s.hasFp : undefined,
     has_fn: s.run ? s.hasFn : undefined,
+    eval_iou: s.run ? s.iou : undefined,
+    eval_actual: s.run && s.predicted !== undefined ? s.actual : undefined,
+    eval_predicted: s.run && s.actual !== undefined ? s.predicted : undefined,
+    eval_error: s.run ? s.error : undefined,
   };
   for (const key of Object.keys(f) as (keyof SampleFilters)[]) if (f[key] === undefined) delete f[key];
   return f;
@@ -185,6 +217,10 @@ export function fromFilters(current: ViewState, f: Record<string, unknown>): Vie
       run,
       hasFp: run ? flag(f.has_fp) : undefined,
       hasFn: run ? flag(f.has_fn) : undefined,
+      iou: run && typeof f.eval_iou === "number" && f.eval_iou !== 0.5 ? f.eval_iou : undefined,
+      actual: run && str(f.eval_predicted) ? str(f.eval_actual) : undefined,
+      predicted: run && str(f.eval_actual) ? str(f.eval_predicted) : undefined,
+      error: run ? str(f.eval_error) : undefined,
       open: undefined,
       sid: undefined,
     },

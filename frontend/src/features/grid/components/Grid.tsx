@@ -5,6 +5,7 @@ import { useHotkeys } from "@/hooks/useHotkeys";
 import type { SampleItem } from "@/lib/api/types";
 import { THUMB_SIZES, type ViewState } from "@/lib/url-state";
 import { PAGE_SIZE, useGridPages, usePredictionRuns } from "../api";
+import { EvalFilterBar, useHighlights } from "@/features/evaluation/highlights";
 import { useSelection } from "../hooks/useSelection";
 import { GridToolbar } from "./GridToolbar";
 import { SelectionBar } from "./SelectionBar";
@@ -40,7 +41,7 @@ export function Grid({ datasetId, view, setView }: Props) {
   const size = view.size;
   const columns = Math.max(1, Math.floor((width - GAP) / (size + GAP)));
   const rowHeight = size + CAPTION + GAP;
-  const filterKey = JSON.stringify([datasetId, view.split, view.category, view.tags, view.search, view.minBoxes, view.maxBoxes, view.run, view.hasFp, view.hasFn, view.sort, view.dir]);
+  const filterKey = JSON.stringify([datasetId, view.split, view.category, view.tags, view.search, view.minBoxes, view.maxBoxes, view.run, view.hasFp, view.hasFn, view.iou, view.actual, view.predicted, view.error, view.sort, view.dir]);
 
   const [total, setTotal] = useState<number | null>(null);
   const rowCount = total === null ? 0 : Math.ceil(total / columns);
@@ -84,6 +85,8 @@ export function Grid({ datasetId, view, setView }: Props) {
     if (latest) setTotal(latest.total);
   }, [latest]);
   const firstError = results.find((r) => r.isError);
+  // boxes of the evaluation view's confusion cell / error category, lit on each loaded page
+  const highlights = useHighlights(datasetId, view, results.map((r) => (r.data && !r.isPlaceholderData ? r.data.items.map((i) => i.id) : undefined)));
 
   const itemAt = useCallback((index: number) => byPage.current.get(Math.floor(index / PAGE_SIZE))?.[index % PAGE_SIZE], []);
   const idAt = useCallback((index: number) => itemAt(index)?.id, [itemAt]);
@@ -164,6 +167,7 @@ export function Grid({ datasetId, view, setView }: Props) {
   const loadingFirst = total === null && !firstError;
   return (
     <section className="grid-area">
+      <EvalFilterBar view={view} setView={setView} />
       <GridToolbar view={view} setView={setView} total={total} runs={runs.data ?? []} runsError={runs.error} />
       {selecting && (
         <SelectionBar datasetId={datasetId} view={view} total={total ?? 0} selection={selection} onSelectAll={selectAll} onClear={clear} />
@@ -192,6 +196,7 @@ export function Grid({ datasetId, view, setView }: Props) {
                       index={index}
                       size={size}
                       display={display}
+                      highlighted={highlights?.get(item.id)}
                       selected={selection.all || selection.ids.has(item.id)}
                       onClick={onClick}
                       onToggle={onToggle}

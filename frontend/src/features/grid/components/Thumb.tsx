@@ -27,12 +27,14 @@ interface Props {
   size: number;
   display: BoxDisplay;
   selected: boolean;
+  /** box ids drawn lit (the evaluation view's click-through) */
+  highlighted?: ReadonlySet<number>;
   onClick: (index: number, event: React.MouseEvent) => void;
   onToggle: (index: number, event: React.MouseEvent) => void;
   onDone: (index: number) => void;
 }
 
-export const Thumb = memo(function Thumb({ item, index, size, display, selected, onClick, onToggle, onDone }: Props) {
+export const Thumb = memo(function Thumb({ item, index, size, display, selected, highlighted, onClick, onToggle, onDone }: Props) {
   const img = useRef<HTMLImageElement>(null);
   // the page's own boxes (boxes=true): never a request per cell
   const shown = visibleBoxes(item.boxes ?? [], display);
@@ -68,7 +70,7 @@ export const Thumb = memo(function Thumb({ item, index, size, display, selected,
           onLoad={() => onDone(index)}
           onError={() => onDone(index)}
         />
-        {known && <BoxOverlay width={item.width as number} height={item.height as number} boxes={shown} scale={scale} labels={display.labels} />}
+        {known && <BoxOverlay width={item.width as number} height={item.height as number} boxes={shown} scale={scale} labels={display.labels} highlighted={highlighted} />}
         <button
           type="button"
           className="check"

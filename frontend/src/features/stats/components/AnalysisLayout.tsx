@@ -1,0 +1,45 @@
+import type { ReactNode } from "react";
+import { Link, NavLink, useLocation, useParams } from "react-router-dom";
+import { ErrorMessage, Spinner } from "@/components/feedback";
+import { useDatasetDetail } from "@/features/datasets";
+import { Sidebar } from "@/features/filters";
+import { useViewState } from "@/hooks/useViewState";
+import type { ViewState } from "@/lib/url-state";
+
+export type SetView = (change: Partial<ViewState>, options?: { replace?: boolean }) => void;
+
+/** An analysis page of a dataset: the crumbs with the dataset's views, the filter sidebar, the page. */
+export function AnalysisLayout({ title, children }: { title: string; children: (args: { id: number; view: ViewState; setView: SetView }) => ReactNode }) {
+  const param = useParams().id;
+  const id = Number(param);
+  const { search } = useLocation();
+  const [view, setView] = useViewState();
+  const dataset = useDatasetDetail(id);
+  if (!Number.isSafeInteger(id) || id < 1) return <ErrorMessage error={`“${param}” is not a dataset id`} />;
+  if (dataset.isPending) return <Spinner label="Loading the dataset…" />;
+  if (dataset.isError) return <ErrorMessage error={dataset.error} title="Cannot open this dataset" onRetry={() => dataset.refetch()} />;
+  return (
+    <div className="dataset-layout">
+      <div className="crumbs">
+        <Link to="/">Datasets</Link>
+        <span aria-hidden>/</span>
+        <strong data-testid="dataset-name">{dataset.data.name}</strong>
+        <span aria-hidden>/</span>
+        <span>{title}</span>
+        <nav className="view-tabs">
+          <NavLink to={`/datasets/${id}${search}`} end className="nav-link">
+            Grid
+          </NavLink>
+          <NavLink to={`/datasets/${id}/stats${search}`} className="nav-link">
+            Statistics
+          </NavLink>
+          <NavLink to={`/datasets/${id}/evaluation${search}`} className="nav-link">
+            Evaluation
+          </NavLink>
+        </nav>
+      </div>
+      <Sidebar datasetId={id} view={view} setView={setView} />
+      <section className="analysis">{children({ id, view, setView })}</section>
+    </div>
+  );
+}

@@ -1,0 +1,2 @@
+// The statistics view is lazy-loaded: App.tsx imports ./components/StatsPage dynamically.
+export {};
