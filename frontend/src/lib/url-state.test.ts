@@ -84,6 +84,6 @@ describe("URL state", () => {
     expect(toFilters(s)).toEqual({ eval_run: "r", eval_iou: 0.75, eval_actual: "cat", eval_predicted: "background", eval_error: "missed" });
     const cleared = updateView({ ...s, open: 3 }, { run: undefined });
     expect([cleared.iou, cleared.actual, cleared.predicted, cleared.error, cleared.open]).toEqual([undefined, undefined, undefined, undefined, undefined]);
-    expect(fromFilters(DEFAULT_VIEW, toFilters(s))).toEqual({ ...DEFAULT_VIEW, run: "r", iou: 0.75, actual: "cat", predicted: "background", error: "missed" });
+    expect(fromFilters(DEFAULT_VIEW, { ...toFilters(s) } as Record<string, unknown>)).toEqual({ ...DEFAULT_VIEW, run: "r", iou: 0.75, actual: "cat", predicted: "background", error: "missed" });
   });
 });
