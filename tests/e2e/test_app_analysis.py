@@ -167,9 +167,8 @@ def test_two_runs_side_by_side_and_the_screenshot(app, analysis_server) -> None:
     page.get_by_test_id("run-b").select_option("detector-v2")
     metrics = page.get_by_test_id("metrics")
     metrics.locator("th", has_text="detector-v2").wait_for()
-    rows = {
-        cells[0]: cells[1:] for cells in (r.locator("td").all_text_contents() for r in metrics.locator("tbody tr").all())
-    }
+    table = [r.locator("td").all_text_contents() for r in metrics.locator("tbody tr").all()]
+    rows = {cells[0]: cells[1:] for cells in table}
     assert rows["mAP@[.5:.95]"] == [f"{a['map']:.3f}", f"{b['map']:.3f}"]
     assert rows["FN"] == [str(a["fn"]), str(b["fn"])]
     # precision at the score threshold: the slider's value against the thresholds reply
