@@ -14,6 +14,16 @@ const KEYS: [string, string][] = [
   ["l", "labels on / off"],
   ["g", "ground-truth boxes on / off"],
   ["+ / −", "bigger / smaller thumbnails"],
+  // the box editor of the sample view (features/editor)
+  ["a", "draw a new ground-truth box"],
+  ["t", "change the selected box's class"],
+  ["Del", "delete the selected ground-truth box"],
+  ["p", "promote the selected prediction to ground truth"],
+  ["c / w / b / d / x", "prediction verdict: correct / wrong class / bad box / duplicate / not an error"],
+  ["c / w / m / i", "ground-truth verdict: correct / wrong label / missing object / ignore"],
+  ["r / f / u", "sample: reviewed / needs fix / unreviewed"],
+  ["n", "next unreviewed sample"],
+  ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo the dataset's last edit"],
 ];
 
 export function KeyboardHelp() {

@@ -60,7 +60,9 @@ async function request<T>(method: string, path: string, init: { query?: Query; b
 export const api = {
   get: <T>(path: string, query?: Query, signal?: AbortSignal) => request<T>("GET", path, { query, signal }),
   post: <T>(path: string, body: unknown, query?: Query) => request<T>("POST", path, { body, query }),
-  delete: <T = void>(path: string) => request<T>("DELETE", path),
+  delete: <T = void>(path: string, query?: Query) => request<T>("DELETE", path, { query }),
+  put: <T>(path: string, body: unknown) => request<T>("PUT", path, { body }),
+  patch: <T>(path: string, body: unknown) => request<T>("PATCH", path, { body }),
 };
 
 export function imageUrl(sampleId: number, size: "small" | "medium" | "large" | "original"): string {

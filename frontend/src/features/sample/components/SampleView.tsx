@@ -6,6 +6,7 @@ import { imageUrl } from "@/lib/api/client";
 import type { Annotation, BoxEvaluation } from "@/lib/api/types";
 import { categoryColor } from "@/lib/colors";
 import type { ViewState } from "@/lib/url-state";
+import { EditLayer, EditorPanel, SampleHistory, useBoxEditor, useCategories, type EditableBox, type ReviewStatus } from "@/features/editor";
 import { useEmbedded, useSample, useSampleAt, useSampleTags, useSimilar } from "../api";
 
 interface Props {
@@ -60,10 +61,21 @@ export function SampleView({ datasetId, view, setView }: Props) {
     setHovered(null);
     setView({ open: next }, { replace: true });
   };
-  useHotkeys({ Escape: close, ArrowLeft: () => step(-1), ArrowRight: () => step(1) });
+  const stored = (data?.annotations ?? []) as EditableBox[];
+  const editor = useBoxEditor({ datasetId, sampleId, boxes: stored, selected, setSelected, view, setView });
+  const categories = useCategories(datasetId);
+  useHotkeys({ Escape: close, ArrowLeft: () => step(-1), ArrowRight: () => step(1), ...editor.keys });
+
+  // the box being dragged is drawn where the drag has it, until the server has stored it
+  const draft = editor.draft;
+  const boxes = useMemo(
+    () => (draft && draft.id !== "new" ? stored.map((b) => (b.id === draft.id ? { ...b, bbox: draft.bbox } : b)) : stored),
+    [stored, draft],
+  );
+  const editing = draft?.id === "new" ? draft.bbox : editor.editable ? (draft?.id === editor.editable.id ? draft.bbox : (editor.editable.bbox as [number, number, number, number])) : null;
 
   const focus = selected ?? hovered;
-  const byId = useMemo(() => new Map((data?.annotations ?? []).map((a) => [a.id, a])), [data]);
+  const byId = useMemo(() => new Map(boxes.map((a) => [a.id, a])), [boxes]);
   const focused = focus !== null ? byId.get(focus) : undefined;
   const focusedEval = focused ? evaluationOf(focused, view.run) : null;
   const lit = useMemo(() => {
@@ -78,9 +90,9 @@ export function SampleView({ datasetId, view, setView }: Props) {
 
   const sources = useMemo(() => {
     const groups = new Map<string, Annotation[]>();
-    for (const a of data?.annotations ?? []) groups.set(a.source, [...(groups.get(a.source) ?? []), a]);
+    for (const a of boxes) groups.set(a.source, [...(groups.get(a.source) ?? []), a]);
     return [...groups.entries()];
-  }, [data]);
+  }, [boxes]);
 
   const addTag = (event: FormEvent) => {
     event.preventDefault();
@@ -131,18 +143,31 @@ export function SampleView({ datasetId, view, setView }: Props) {
               <BoxOverlay
                 width={data.width}
                 height={data.height}
-                boxes={data.annotations}
+                boxes={boxes}
                 scale={scale}
                 labels={view.labels}
                 highlighted={lit}
                 selected={selected}
                 onHover={setHovered}
-                onSelect={setSelected}
+                onSelect={(id) => !editor.drawing && setSelected(id)}
               />
+              {(editing || editor.drawing) && (
+                <EditLayer
+                  width={data.width}
+                  height={data.height}
+                  scale={scale}
+                  bbox={editing}
+                  drawing={editor.drawing}
+                  disabled={editor.locked || editor.actions.update.isPending}
+                  onDraft={(bbox) => editor.setDraft({ id: editor.drawing ? "new" : (editor.editable?.id ?? "new"), bbox })}
+                  onCommit={editor.commitBox}
+                />
+              )}
             </div>
           )}
         </div>
         <aside className="sample-side">
+          <EditorPanel editor={editor} categories={categories} reviewStatus={(data as { review_status?: ReviewStatus } | undefined)?.review_status} />
           <section className="side-section box-detail" data-testid="box-detail">
             <header>
               <h3>Box</h3>
@@ -158,7 +183,11 @@ export function SampleView({ datasetId, view, setView }: Props) {
                 <dt>Score</dt>
                 <dd className="num">{focused.confidence === null ? "—" : focused.confidence.toFixed(3)}</dd>
                 <dt>Box</dt>
-                <dd className="num small">{focused.bbox.map((v) => Math.round(v)).join(", ")}</dd>
+                <dd className="num small" data-testid="box-coords">
+                  {focused.bbox.map((v) => Math.round(v * 10) / 10).join(", ")}
+                </dd>
+                <dt>Verdict</dt>
+                <dd data-testid="box-verdict">{(focused as EditableBox).verdict ?? "—"}</dd>
                 {focusedEval && (
                   <>
                     <dt>Status</dt>
@@ -181,6 +210,8 @@ export function SampleView({ datasetId, view, setView }: Props) {
               <p className="muted small">Hover or click a box to see its class, score and evaluation.</p>
             )}
           </section>
+
+          <SampleHistory sampleId={sampleId} />
 
           <section className="side-section">
             <header>
@@ -233,6 +264,7 @@ export function SampleView({ datasetId, view, setView }: Props) {
                         <span className="box-name">{b.category}</span>
                         {b.confidence !== null && <span className="num muted small">{b.confidence.toFixed(2)}</span>}
                         {ev && <span className={`badge small eval-${ev[1].status}`}>{ev[1].status}</span>}
+                        {(b as EditableBox).verdict && <span className="badge small verdict">{(b as EditableBox).verdict}</span>}
                       </button>
                     );
                   })}
