@@ -253,7 +253,7 @@ def test_a_drawn_box_with_a_picked_class_is_in_the_export(editor, editor_server)
     assert drawn[0]["bbox"] == pytest.approx([40, 30, 120 / scale, 80 / scale], abs=1 / scale)
 
     # a name the dataset does not have creates nothing on Enter: only its explicit button adds it
-    page.get_by_test_id("edit-box").wait_for()  # the new box is the selected one
+    page.locator(f"[data-testid=box-list] .box-row.lit[data-box-id='{drawn[0]['id']}']").wait_for()  # selected
     page.keyboard.press("t")
     picker.get_by_role("textbox", name="class").fill("zebra")
     picker.get_by_role("textbox", name="class").press("Enter")
