@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from app.db import Database
 from app.services.evaluation_checks import InvalidRequest, category, check_iou, require_run
 from app.services.evaluation_sql import box_condition
@@ -25,7 +27,7 @@ def thresholds(
     COCO matches predictions greedily in descending score order, so a prediction's TP/FP status does not
     depend on lower-scored ones: keeping only scores >= t leaves the statuses of the rest unchanged, and
     these counts are exactly those of the run cut at t. Ignored predictions (crowd, beyond maxDets) count
-    in neither. One pass over the run's evaluated boxes joined to their scores.
+    in neither.
     """
     iou = check_iou(iou)
     ensure_evaluated(db, dataset_id, run, iou)
@@ -43,33 +45,16 @@ def thresholds(
             where.append("b.sample_id IN (SELECT s.id FROM samples s WHERE s.dataset_id = ? AND s.split = ?)")
             params += [dataset_id, split]
         cond = " AND ".join(where)
-        rows = cur.execute(
-            f"""
-            SELECT CASE WHEN b.is_prediction THEN least(greatest(floor(a.confidence * {SCORE_STEPS}), 0),
-                        {SCORE_STEPS})::INTEGER END AS step,
-                   count(*) FILTER (WHERE b.is_prediction AND b.status = 'TP'),
-                   count(*) FILTER (WHERE b.is_prediction AND b.status = 'FP'),
-                   count(*) FILTER (WHERE NOT b.is_prediction AND b.status IN ('TP', 'FN'))
-            FROM eval_boxes b LEFT JOIN annotations a ON a.id = b.annotation_id AND b.is_prediction
-            WHERE {cond}
-            GROUP BY step
-            """,
+        ground_truth: int = cur.execute(
+            f"SELECT count(*) FROM eval_boxes b WHERE {cond} AND NOT b.is_prediction AND b.status IN ('TP', 'FN')",
             params,
-        ).fetchall()
-    tp_at = [0] * (SCORE_STEPS + 1)
-    fp_at = [0] * (SCORE_STEPS + 1)
-    ground_truth = 0
-    for step, tp, fp, gt in rows:
-        if step is None:
-            ground_truth += int(gt)
-        else:
-            tp_at[step] += int(tp)
-            fp_at[step] += int(fp)
+        ).fetchone()[0]
+        tp_at, fp_at = _score_counts(cur, dataset_id, run, cond, params)
     scores, tps, fps, precision, recall = [], [], [], [], []
     tp = fp = 0
     for step in range(SCORE_STEPS, -1, -1):  # from the top: counts of scores >= step / 100
-        tp += tp_at[step]
-        fp += fp_at[step]
+        tp += int(tp_at[step])
+        fp += int(fp_at[step])
         scores.append(step / SCORE_STEPS)
         tps.append(tp)
         fps.append(fp)
@@ -89,6 +74,50 @@ def thresholds(
         "precision": precision[rev],
         "recall": recall[rev],
     }
+
+
+# a run's prediction ids come in one block (allocated at its import): scores are looked up by position in a
+# dense array when the block is at most this many times the number of predictions, else through a join
+MAX_SPAN_FACTOR = 4
+
+
+def _score_counts(cur: Any, dataset_id: int, run: str, cond: str, params: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """TP and FP predictions per score step (floor(score * 100), clipped to 0..100) among `cond`'s boxes.
+
+    Two column scans joined in numpy by id: a SQL join of 1M evaluated boxes to their 1M scores took
+    ~20 times as long as both scans together.
+    """
+    steps = SCORE_STEPS + 1
+    boxes = cur.execute(
+        f"SELECT b.annotation_id, b.status = 'TP' AS tp FROM eval_boxes b "
+        f"WHERE {cond} AND b.is_prediction AND b.status IN ('TP', 'FP')",
+        params,
+    ).fetchnumpy()
+    ids = np.asarray(boxes["annotation_id"], dtype=np.int64)
+    if not len(ids):
+        return np.zeros(steps, np.int64), np.zeros(steps, np.int64)
+    lo, hi = int(ids.min()), int(ids.max())
+    if hi - lo + 1 <= MAX_SPAN_FACTOR * len(ids):
+        scored = cur.execute(
+            "SELECT a.id, a.confidence FROM annotations a WHERE a.dataset_id = ? AND a.source = ? "
+            "AND a.id BETWEEN ? AND ?",
+            [dataset_id, run, lo, hi],
+        ).fetchnumpy()
+        dense = np.zeros(hi - lo + 1, np.float64)
+        dense[np.asarray(scored["id"], dtype=np.int64) - lo] = np.ma.filled(scored["confidence"], 0.0)
+        score = dense[ids - lo]
+    else:
+        joined = cur.execute(
+            f"SELECT a.confidence FROM eval_boxes b JOIN annotations a ON a.id = b.annotation_id "
+            f"WHERE {cond} AND b.is_prediction AND b.status IN ('TP', 'FP') ORDER BY b.annotation_id",
+            params,
+        ).fetchnumpy()
+        order = np.argsort(ids, kind="stable")
+        score = np.empty(len(ids), np.float64)
+        score[order] = np.ma.filled(joined["confidence"], 0.0)
+    step = np.clip(np.floor(score * SCORE_STEPS), 0, SCORE_STEPS).astype(np.int64)
+    tp = np.asarray(boxes["tp"], dtype=bool)
+    return np.bincount(step[tp], minlength=steps), np.bincount(step[~tp], minlength=steps)
 
 
 def highlighted_boxes(

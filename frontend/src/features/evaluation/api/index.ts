@@ -23,22 +23,24 @@ export function useEvaluation(datasetId: number, run: string | undefined, iou: n
   });
 }
 
-export function useThresholds(datasetId: number, run: string | undefined, iou: number, split?: string) {
+// the view's secondary replies wait for `after` (the evaluation reply itself), which then has the
+// single server to itself: it is what the first paint shows
+export function useThresholds(datasetId: number, run: string | undefined, iou: number, split?: string, after = true) {
   return useQuery({
     queryKey: ["eval-thresholds", datasetId, run, iou, split],
     queryFn: ({ signal }) => api.get<ScoreThresholds>(`/datasets/${datasetId}/evaluation/thresholds`, { run, iou, split }, signal),
-    enabled: Boolean(run),
+    enabled: Boolean(run) && after,
     staleTime: 30_000,
   });
 }
 
 /** The worst images of a run first (sort_by=worst), a few for the strip. */
-export function useWorst(datasetId: number, run: string | undefined, iou: number, split?: string) {
+export function useWorst(datasetId: number, run: string | undefined, iou: number, split?: string, after = true) {
   return useQuery({
     queryKey: ["eval-worst", datasetId, run, iou, split],
     queryFn: ({ signal }) =>
       api.get<SamplesPage>(`/datasets/${datasetId}/samples`, { eval_run: run, eval_iou: iou, split, sort_by: "worst", limit: 12 }, signal),
-    enabled: Boolean(run),
+    enabled: Boolean(run) && after,
     staleTime: 30_000,
   });
 }

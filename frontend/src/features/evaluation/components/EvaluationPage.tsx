@@ -151,9 +151,10 @@ function Evaluations({ id, view, setView }: { id: number; view: ViewState; setVi
   const iou = view.iou ?? 0.5;
   const a = useEvaluation(id, runA, iou, view.split);
   const b = useEvaluation(id, runB !== runA ? runB : undefined, iou, view.split);
-  const ta = useThresholds(id, runA, iou, view.split);
-  const tb = useThresholds(id, runB !== runA ? runB : undefined, iou, view.split);
-  const worst = useWorst(id, runA, iou, view.split);
+  const first = Boolean(a.data);
+  const ta = useThresholds(id, runA, iou, view.split, first);
+  const tb = useThresholds(id, runB !== runA ? runB : undefined, iou, view.split, first);
+  const worst = useWorst(id, runA, iou, view.split, first);
   const [score, setScore] = useState(0.5);
   const [picked, setPicked] = useState<string | null>(null);
   const painted = Boolean(a.data && !a.isPlaceholderData);
