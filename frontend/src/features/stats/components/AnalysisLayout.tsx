@@ -1,6 +1,6 @@
 import type { ReactNode } from "react";
 import { Link, NavLink, useLocation, useParams } from "react-router-dom";
-import { ErrorMessage, Spinner } from "@/components/feedback";
+import { ErrorMessage } from "@/components/feedback";
 import { useDatasetDetail } from "@/features/datasets";
 import { Sidebar } from "@/features/filters";
 import { useViewState } from "@/hooks/useViewState";
@@ -16,14 +16,14 @@ export function AnalysisLayout({ title, children }: { title: string; children: (
   const [view, setView] = useViewState();
   const dataset = useDatasetDetail(id);
   if (!Number.isSafeInteger(id) || id < 1) return <ErrorMessage error={`“${param}” is not a dataset id`} />;
-  if (dataset.isPending) return <Spinner label="Loading the dataset…" />;
   if (dataset.isError) return <ErrorMessage error={dataset.error} title="Cannot open this dataset" onRetry={() => dataset.refetch()} />;
+  // the page's own requests start at once, not after the dataset's (its name fills in when it arrives)
   return (
     <div className="dataset-layout">
       <div className="crumbs">
         <Link to="/">Datasets</Link>
         <span aria-hidden>/</span>
-        <strong data-testid="dataset-name">{dataset.data.name}</strong>
+        <strong data-testid="dataset-name">{dataset.data?.name ?? "…"}</strong>
         <span aria-hidden>/</span>
         <span>{title}</span>
         <nav className="view-tabs">
