@@ -271,3 +271,15 @@ def test_a_drawn_box_with_a_picked_class_is_in_the_export(editor, editor_server)
     image = next(i for i in coco["images"] if i["file_name"] == "page.jpg")
     boxes = [a for a in coco["annotations"] if a["image_id"] == image["id"]]
     assert [(names[a["category_id"]], a["bbox"]) for a in boxes] == [("zebra", pytest.approx(drawn[0]["bbox"]))]
+
+
+def test_the_sidebar_filters_by_review_status(editor, editor_server) -> None:
+    page = editor
+    with editor_server.client() as client:
+        sid = editor_server.ids["horse.jpg"]
+        assert client.put(f"/samples/{sid}/review", json={"status": "needs_fix"}).status_code == 200
+    page.goto(f"{editor_server.url}/datasets/{editor_server.ds}")
+    page.get_by_label("review status").select_option("needs_fix")
+    page.wait_for_url(lambda url: "review=needs_fix" in url)
+    page.wait_for_function("() => document.querySelector('[data-testid=total]')?.textContent === '1 sample'")
+    assert page.locator(".cell .caption-name").all_inner_texts() == ["horse.jpg"]

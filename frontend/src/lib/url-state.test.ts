@@ -15,6 +15,7 @@ describe("URL state", () => {
       search: "img_0",
       minBoxes: 1,
       maxBoxes: 12,
+      review: "needs_fix",
       run: "yolo v8",
       hasFp: true,
       hasFn: false,

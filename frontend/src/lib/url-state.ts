@@ -2,6 +2,8 @@
 // the same view. parse(serialize(s)) == s, defaults are left out, keys come in a fixed order.
 
 export type SortDir = "asc" | "desc";
+export const REVIEW_FILTERS = ["unreviewed", "reviewed", "needs_fix"] as const;
+export type ReviewFilter = (typeof REVIEW_FILTERS)[number];
 
 export interface ViewState {
   // filters (the backend's SampleFilters)
@@ -11,6 +13,7 @@ export interface ViewState {
   search?: string;
   minBoxes?: number;
   maxBoxes?: number;
+  review?: ReviewFilter; // triage review status of the sample (the box editor sets it)
   run?: string; // evaluation run for has_fp / has_fn / sort by errors|worst
   hasFp?: boolean;
   hasFn?: boolean;
@@ -85,6 +88,7 @@ export function parseViewState(search: string | URLSearchParams): ViewState {
     search: text(p.get("q")),
     minBoxes: int(p.get("min")),
     maxBoxes: int(p.get("max")),
+    review: REVIEW_FILTERS.find((r) => r === p.get("review")),
     run,
     hasFp: run ? bool(p.get("fp")) : undefined,
     hasFn: run ? bool(p.get("fn")) : undefined,
@@ -118,6 +122,7 @@ export function serializeViewState(s: ViewState): string {
   put("q", s.search);
   put("min", s.minBoxes);
   put("max", s.maxBoxes);
+  put("review", s.review);
   put("run", s.run);
   if (s.run) {
     put("fp", s.hasFp);
@@ -160,7 +165,7 @@ export function updateView(s: ViewState, change: Partial<ViewState>): ViewState 
   return next;
 }
 
-const FILTER_KEYS = new Set<keyof ViewState>(["split", "category", "tags", "search", "minBoxes", "maxBoxes", "run", "hasFp", "hasFn", "iou", "actual", "predicted", "error"]);
+const FILTER_KEYS = new Set<keyof ViewState>(["split", "category", "tags", "search", "minBoxes", "maxBoxes", "review", "run", "hasFp", "hasFn", "iou", "actual", "predicted", "error"]);
 
 /** The backend's filter parameters (facets, statistics, samples, tags, saved views). */
 export interface SampleFilters {
@@ -170,6 +175,7 @@ export interface SampleFilters {
   search?: string;
   min_annotations?: number;
   max_annotations?: number;
+  review_status?: ReviewFilter;
   eval_run?: string;
   has_fp?: boolean;
   has_fn?: boolean;
@@ -187,6 +193,7 @@ export function toFilters(s: ViewState): SampleFilters {
     search: s.search,
     min_annotations: s.minBoxes,
     max_annotations: s.maxBoxes,
+    review_status: s.review,
     eval_run: s.run,
     has_fp: s.run ? s.hasFp : undefined,
     has_fn: s.run ? s.hasFn : undefined,
@@ -214,6 +221,7 @@ export function fromFilters(current: ViewState, f: Record<string, unknown>): Vie
       search: str(f.search),
       minBoxes: num(f.min_annotations),
       maxBoxes: num(f.max_annotations),
+      review: REVIEW_FILTERS.find((r) => r === f.review_status),
       run,
       hasFp: run ? flag(f.has_fp) : undefined,
       hasFn: run ? flag(f.has_fn) : undefined,

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from "react";
 import { ErrorMessage, Spinner } from "@/components/feedback";
 import { useHotkeys } from "@/hooks/useHotkeys";
 import { categoryColor } from "@/lib/colors";
-import { toFilters, type ViewState } from "@/lib/url-state";
+import { REVIEW_FILTERS, toFilters, type ViewState } from "@/lib/url-state";
 import { useEmbeddings, useFacets, usePredictionRuns } from "../api";
 import { SavedViews } from "./SavedViews";
 
@@ -121,6 +121,21 @@ export function Sidebar({ datasetId, view, setView }: Props) {
               </option>
             ))}
           {view.split && !(data?.splits ?? []).some((s) => s.value === view.split) && <option value={view.split}>{view.split}</option>}
+        </select>
+      </Section>
+
+      <Section title="Review">
+        <select value={view.review ?? ""} onChange={(e) => setView({ review: (e.target.value || undefined) as ViewState["review"] })} aria-label="review status">
+          <option value="">Any review status</option>
+          {REVIEW_FILTERS.map((r) => {
+            const count = (data as { review_status?: { value: string; count: number }[] } | undefined)?.review_status?.find((c) => c.value === r)?.count;
+            return (
+              <option key={r} value={r}>
+                {r.replace("_", " ")}
+                {count !== undefined ? ` (${count.toLocaleString()})` : ""}
+              </option>
+            );
+          })}
         </select>
       </Section>
 
