@@ -14,6 +14,7 @@ const EvaluationPage = lazy(() => import("@/features/evaluation/components/Evalu
 function Lazy({ children }: { children: React.ReactNode }) {
   return <Suspense fallback={<Spinner label="Loading the view…" />}>{children}</Suspense>;
 }
+const MapPage = lazy(() => import("@/features/embeddings").then((m) => ({ default: m.MapPage })));
 
 function NotFound() {
   return (
@@ -51,6 +52,7 @@ export function App() {
             <Route path="/datasets/:id" element={<DatasetRoute />} />
             <Route path="/datasets/:id/stats" element={<Lazy><StatsPage /></Lazy>} />
             <Route path="/datasets/:id/evaluation" element={<Lazy><EvaluationPage /></Lazy>} />
+            <Route path="/datasets/:id/map" element={<Lazy><MapPage /></Lazy>} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </main>

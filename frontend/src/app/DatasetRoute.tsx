@@ -40,6 +40,9 @@ export function DatasetRoute() {
           <Link to={`/datasets/${id}/evaluation${search}`} className="nav-link" data-testid="nav-evaluation">
             Evaluation
           </Link>
+          <Link to={`/datasets/${id}/map`} className="nav-link" data-testid="nav-map">
+            Embeddings map
+          </Link>
         </nav>
       </div>
       <Sidebar datasetId={id} view={view} setView={setView} />

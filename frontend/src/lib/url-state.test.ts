@@ -23,6 +23,7 @@ describe("URL state", () => {
       actual: "background",
       predicted: "dog & cat",
       error: "missed",
+      selection: 42,
       sort: "errors",
       dir: "desc",
       gt: false,

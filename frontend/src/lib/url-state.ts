@@ -22,6 +22,7 @@ export interface ViewState {
   actual?: string;
   predicted?: string;
   error?: string;
+  selection?: number; // a stored selection (a lasso on the embeddings map)
   // order
   sort: string;
   dir?: SortDir;
@@ -96,6 +97,7 @@ export function parseViewState(search: string | URLSearchParams): ViewState {
     actual: run && text(p.get("predicted")) ? text(p.get("actual")) : undefined,
     predicted: run && text(p.get("actual")) ? text(p.get("predicted")) : undefined,
     error: run ? text(p.get("error")) : undefined,
+    selection: int(p.get("sel"), 1),
     sort: text(p.get("sort")) ?? DEFAULT_VIEW.sort,
     dir: dir === "asc" || dir === "desc" ? dir : undefined,
     gt: bool(p.get("gt")) ?? true,
@@ -134,6 +136,7 @@ export function serializeViewState(s: ViewState): string {
     }
     put("error", s.error);
   }
+  put("sel", s.selection);
   if (s.sort !== DEFAULT_VIEW.sort) put("sort", s.sort);
   put("dir", s.dir);
   if (!s.gt) put("gt", false);
@@ -165,7 +168,7 @@ export function updateView(s: ViewState, change: Partial<ViewState>): ViewState 
   return next;
 }
 
-const FILTER_KEYS = new Set<keyof ViewState>(["split", "category", "tags", "search", "minBoxes", "maxBoxes", "review", "run", "hasFp", "hasFn", "iou", "actual", "predicted", "error"]);
+const FILTER_KEYS = new Set<keyof ViewState>(["split", "category", "tags", "search", "minBoxes", "maxBoxes", "review", "run", "hasFp", "hasFn", "iou", "actual", "predicted", "error", "selection"]);
 
 /** The backend's filter parameters (facets, statistics, samples, tags, saved views). */
 export interface SampleFilters {
@@ -183,6 +186,7 @@ export interface SampleFilters {
   eval_actual?: string;
   eval_predicted?: string;
   eval_error?: string;
+  selection?: number;
 }
 
 export function toFilters(s: ViewState): SampleFilters {
@@ -201,6 +205,7 @@ export function toFilters(s: ViewState): SampleFilters {
     eval_actual: s.run && s.predicted !== undefined ? s.actual : undefined,
     eval_predicted: s.run && s.actual !== undefined ? s.predicted : undefined,
     eval_error: s.run ? s.error : undefined,
+    selection: s.selection,
   };
   for (const key of Object.keys(f) as (keyof SampleFilters)[]) if (f[key] === undefined) delete f[key];
   return f;
@@ -229,6 +234,7 @@ export function fromFilters(current: ViewState, f: Record<string, unknown>): Vie
       actual: run && str(f.eval_predicted) ? str(f.eval_actual) : undefined,
       predicted: run && str(f.eval_actual) ? str(f.eval_predicted) : undefined,
       error: run ? str(f.eval_error) : undefined,
+      selection: typeof f.selection === "number" && Number.isSafeInteger(f.selection) && f.selection > 0 ? f.selection : undefined,
       open: undefined,
       sid: undefined,
     },
