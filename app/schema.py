@@ -59,6 +59,9 @@ Version 8: stored 2-D maps (issue 15; app/services/embeddings/service.py).
   dataset's vectors of `model`, computed by a job; `vectors` is how many vectors it was computed from, so
   a map of fewer vectors than are stored now is stale (vectors are only ever added to a dataset).
 
+Version 9: uniqueness is now the nearest-neighbour distance (app/services/embeddings/index.py); scores of
+the former formula are dropped, and the next embedding run of a dataset computes the new ones.
+
 Deleting a dataset deletes the rows of every table holding a `dataset_id` column, then those holding
 only a `sample_id` column (later migrations get this for free; see app/services/datasets.py).
 """
@@ -176,7 +179,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
     # - embeddings(dataset_id, sample_id, model, dim, vector, created_at): one L2-normalised vector per
     #   sample and model. `model` names the model ('efficientnet-lite0' or 'torchscript:<stem>:<sha256/12>')
     #   so switching models never mixes vectors; a job embeds only samples lacking a row for the model.
-    # - sample_uniqueness(dataset_id, sample_id, model, uniqueness): FiftyOne-style uniqueness in [0, 1]
+    # - sample_uniqueness(dataset_id, sample_id, model, uniqueness): uniqueness in [0, 1]
     #   from the latest completed embedding run of the dataset (one row per sample), for sort_by=uniqueness.
     (
         3,
@@ -356,6 +359,7 @@ MIGRATIONS: list[tuple[int, list[str]]] = [
             """,
         ],
     ),
+    (9, ["DELETE FROM sample_uniqueness"]),
 ]
 
 SCHEMA_VERSION = MIGRATIONS[-1][0]

@@ -28,7 +28,7 @@ SORT_KEYS: dict[str, str] = {
     "width": "s.width",
     "height": "s.height",
     "annotation_count": "s.annotation_count",
-    # FiftyOne-style uniqueness from the latest embedding run (app/services/embeddings); NULL sorts last
+    # uniqueness (nearest-neighbour distance) from the latest embedding run (app/services/embeddings); NULL sorts last
     "uniqueness": "(SELECT max(u.uniqueness) FROM sample_uniqueness u WHERE u.sample_id = s.id)",
 }
 # sort keys of an evaluation run (need eval_run); worst first unless sort_dir=asc is given

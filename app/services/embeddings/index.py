@@ -30,8 +30,7 @@ FP16_MIN_ELEMENTS = 4_000_000
 # If more than this share of a block survives the int8 bound, one exact block product is cheaper.
 DENSE_BLOCK_SHARE = 0.02
 MAX_DUPLICATE_PAIRS = 5_000_000
-UNIQUENESS_NEIGHBOURS = (0.6, 0.3, 0.1)  # FiftyOne's weights for the 1st, 2nd and 3rd neighbour
-UNIQUENESS_CANDIDATES = 8  # neighbours kept from the int8 pass, then re-scored exactly
+UNIQUENESS_CANDIDATES = 8  # nearest neighbours kept from the int8 pass, then re-scored exactly
 
 
 class TooManyPairs(Invalid):
@@ -166,17 +165,21 @@ class VectorIndex:
 
     # -- uniqueness -------------------------------------------------------------------------------------
     def uniqueness(self, block: int = 2048, check: Callable[[], None] | None = None) -> np.ndarray:
-        """FiftyOne's uniqueness: weighted Euclidean distance to the 3 nearest neighbours, scaled to [0, 1].
+        """Distance to the nearest other sample (Euclidean between unit vectors), scaled so the maximum is 1.
 
-        Neighbour candidates come from the int8 products and are re-scored with the float32 vectors.
+        Not FiftyOne's formula (a weighted distance to the 3 nearest neighbours, 0.6/0.3/0.1, on centred
+        vectors): with those weights a pair of exact copies still scores ~0.4 of the most unique sample,
+        because each copy's 2nd and 3rd neighbours are unrelated images. Curation needs the opposite: any
+        sample with a look-alike scores near 0 (an exact copy 0), and a sample scores high only when
+        nothing is close to it. The nearest neighbour comes from the int8 products and is re-scored with
+        the float32 vectors, so it equals a float32 brute force.
         """
         n = len(self)
-        k = len(UNIQUENESS_NEIGHBOURS)
-        if n <= k:
+        if n < 2:
             return np.ones(n, dtype=np.float64)
         quant = self.quantised()
-        c = min(n - 1, max(k, UNIQUENESS_CANDIDATES))
-        best = np.empty((n, k), dtype=np.float32)
+        c = min(n - 1, UNIQUENESS_CANDIDATES)
+        best = np.empty(n, dtype=np.float32)
         for i0 in range(0, n, block):
             if check is not None:
                 check()  # e.g. raises when the job was cancelled
@@ -193,11 +196,10 @@ class VectorIndex:
                 top_v, pick = torch.topk(torch.cat([top_v, v], dim=1), c, dim=1)
                 top_i = torch.gather(torch.cat([top_i, idx + j0], dim=1), 1, pick)
             exact = torch.einsum("nd,ncd->nc", self._torch[i0:i1], self._torch[top_i])
-            best[i0:i1] = torch.topk(exact, k, dim=1).values.numpy()
+            best[i0:i1] = exact.max(dim=1).values.numpy()
         distances = np.sqrt(np.clip(2.0 - 2.0 * best.astype(np.float64), 0.0, None))
-        weighted = (distances * np.asarray(UNIQUENESS_NEIGHBOURS)).sum(axis=1)
-        top = weighted.max()
-        return weighted / top if top > 0 else np.zeros(n)
+        top = distances.max()
+        return distances / top if top > 0 else np.zeros(n)
 
     # -- 2-D map ------------------------------------------------------------------------------------------
     def projection(self) -> np.ndarray:
