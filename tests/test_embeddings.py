@@ -161,7 +161,7 @@ def test_upload_uniqueness_projection_and_rerun(photos) -> None:
         assert response.status_code == 409 and "POST" in response.json()["detail"]
         started = client.post(f"/datasets/{dataset_id}/projection", params={"method": "tsne"})
         assert started.status_code == 202, started.text
-        assert wait_job(client, started.json()["job_id"])["state"] == "succeeded"
+        assert wait_job(client, started.json()["job_id"], timeout=300)["state"] == "succeeded"
         tsne = client.get(f"/datasets/{dataset_id}/projection", params={"method": "tsne"}).json()
         assert tsne["method"] == "tsne" and tsne["ids"] == projection["ids"]
         _assert_copies_cluster(dict(zip(tsne["ids"], zip(tsne["x"], tsne["y"], strict=True), strict=True)), ids, groups)
