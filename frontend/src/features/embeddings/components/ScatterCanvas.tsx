@@ -28,6 +28,7 @@ export function ScatterCanvas({ xs, ys, colors, selected, tool, onHover, onSelec
   const drag = useRef<{ x: number; y: number; t: ViewTransform; button: number } | null>(null);
   const frame = useRef(0);
   const painted = useRef(false);
+  const buffer = useRef<{ image: ImageData; px: Uint32Array } | null>(null);
   const props = useRef({ xs, ys, colors, selected, tool });
   props.current = { xs, ys, colors, selected, tool };
 
@@ -47,8 +48,12 @@ export function ScatterCanvas({ xs, ys, colors, selected, tool, onHover, onSelec
     const t = transform.current;
     const ctx = canvas.getContext("2d");
     if (!ctx) return;
-    const image = ctx.createImageData(W, H);
-    const px = new Uint32Array(image.data.buffer);
+    // one pixel buffer reused frame after frame (a fresh 5 MB ImageData per frame is garbage at 60 fps)
+    if (!buffer.current || buffer.current.image.width !== W || buffer.current.image.height !== H) {
+      const image = ctx.createImageData(W, H);
+      buffer.current = { image, px: new Uint32Array(image.data.buffer) };
+    }
+    const { image, px } = buffer.current;
     px.fill(BACKGROUND);
     // big dots for a few points, small ones for 100K (they would cover each other)
     const r = Math.max(1, Math.round((xs.length < 1000 ? 4 : xs.length < 20_000 ? 2.5 : 1.5) * dpr));
