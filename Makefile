@@ -44,6 +44,10 @@ run: venv ## serve the API and the app on the embedded default (./data/datavisor
 ui: ## build the browser app (frontend/ -> app/webui, npm ci from package-lock.json)
 	scripts/build-ui.sh
 
+.PHONY: ui-node18
+ui-node18: ## build the app with Debian 12's nodejs 18 + npm 9 inside $(MOLECULE_IMAGE) (npm ci && npm run build)
+	scripts/ui-node18.sh $(MOLECULE_IMAGE)
+
 .PHONY: ui-dev
 ui-dev: ## the app's dev server on http://localhost:3000 against `make run` on :8000
 	scripts/ui-dev.sh
