@@ -7,8 +7,8 @@ Writes two synthetic prediction runs next to the COCO file (jittered copies of ~
 background boxes, 1M predictions each; `det_a` in image order as detectors write them, `det_b` shuffled),
 imports the dataset and both runs into a server (kept in --state, so a second run skips the imports), then
 prints p50/p95 of GET /api/datasets/{id}/samples?limit=100&boxes=true&runs=det_a&runs=det_b:
-- server-side: what the route does (the service call and the JSON encoding of its reply), in-process on the
-  same DuckDB file after the server stopped (wall clock and process CPU time);
+- server-side: what the route does (the service call, which returns the reply's JSON bytes), in-process on
+  the same DuckDB file after the server stopped (wall clock and process CPU time), with and without boxes;
 - end to end over HTTP on loopback, and, for comparison, the old way: the page plus one /samples/{id} per item.
 Pages walk through the dataset (different offsets each round) in id order and with a sort + filter.
 Target: p50 <= 20 ms server-side. The machine's load average is printed with every block.
@@ -160,8 +160,6 @@ def main() -> None:
         print(f"  before: page + {LIMIT} x /samples/{{id}} ({LIMIT + 1} requests) {before}")
         print(f"  server CPU time for all of the above {process_cpu_seconds(server.proc.pid) - cpu0:.2f} s")
 
-    import pydantic_core
-
     from app.db import Database
     from app.services import samples
     from app.services.query import SampleQuery
@@ -170,22 +168,27 @@ def main() -> None:
     db.open()
     try:
         print(
-            "server-side (service call + JSON encoding, in-process on the same file); wall clock and "
+            "server-side (service call returning the reply's JSON, in-process on the same file); wall clock and "
             f"process CPU time; load {load_average()}:"
         )
         for label, extra in PAGES:
             queries = [SampleQuery(**extra, limit=LIMIT, offset=(i % 50) * LIMIT) for i in range(50)]
 
             def call(i: int, queries: list = queries) -> None:
-                reply = samples.list_samples(db, dataset_id, queries[i % 50], boxes=True, runs=RUNS)
-                pydantic_core.to_json(reply)
+                samples.page_json(db, dataset_id, queries[i % 50], boxes=True, runs=RUNS)  # the reply's bytes
 
             wall = percentiles(timed(call, args.rounds))
             cpu = percentiles(timed(call, args.rounds, time.process_time))
             print(f"  page + boxes, {label:<34} wall {wall}   | CPU {cpu}")
-        queries = [SampleQuery(limit=LIMIT, offset=(i % 50) * LIMIT) for i in range(50)]
-        plain = percentiles(timed(lambda i: samples.list_samples(db, dataset_id, queries[i % 50]), args.rounds))
-        print(f"  page alone (no boxes), id order{'':<22} wall {plain}")
+        for label, extra in PAGES:
+            queries = [SampleQuery(**extra, limit=LIMIT, offset=(i % 50) * LIMIT) for i in range(50)]
+
+            def alone(i: int, queries: list = queries) -> None:
+                samples.page_json(db, dataset_id, queries[i % 50])
+
+            wall = percentiles(timed(alone, args.rounds))
+            cpu = percentiles(timed(alone, args.rounds, time.process_time))
+            print(f"  page alone (no boxes), {label:<26} wall {wall}   | CPU {cpu}")
     finally:
         db.close()
 

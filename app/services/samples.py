@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 from app.db import Database
 from app.errors import NotFound
 from app.services import evaluation_replies, evaluation_store
-from app.services.datasets import DatasetNotFound, require
+from app.services.datasets import DatasetNotFound
 from app.services.evaluation_checks import RunNotFound
 from app.services.query import SampleQuery, order_by, where
 
@@ -19,124 +18,98 @@ class SampleNotFound(NotFound):
     pass
 
 
-def list_samples(
-    db: Database, dataset_id: int, q: SampleQuery, boxes: bool = False, runs: Sequence[str] = ()
-) -> dict[str, Any]:
-    """A page of samples; with `boxes` every item carries its ground-truth boxes and those of `runs`."""
+def page_json(db: Database, dataset_id: int, q: SampleQuery, boxes: bool = False, runs: Sequence[str] = ()) -> bytes:
+    """A page of samples as the JSON document of the route's reply (`SamplesPage`), built by one query.
+
+    With `boxes` every item carries its ground-truth boxes and those of `runs` (ground truth first, then
+    each run by name, each by annotation id, as the sample view lists them); without, `boxes` is null.
+    DuckDB encodes the whole reply: building ~3,000 box dicts in Python and encoding them cost 3x the
+    query (bench/page_boxes.py). The page's ids go into the boxes join as a hash-join filter, so a page
+    of consecutive ids (rows are stored by sample) reads only the row groups of that id range.
+    """
     if q.eval_run is not None:  # results at this IoU are computed once, on first use
         evaluation_store.ensure_evaluated(db, dataset_id, q.eval_run, q.eval_iou)
     clause, params = where(dataset_id, q.filters())
     runs = list(dict.fromkeys(runs))
+    box_cte, box_params, box_value, box_join = "", [], "NULL", ""
+    if boxes:
+        box_cte = f""",
+        boxes AS (
+            SELECT a.sample_id,
+                   list({{{_BOX_FIELDS}}} ORDER BY a.source <> 'ground_truth', a.source, a.id) AS boxes
+            FROM annotations a SEMI JOIN page p ON a.sample_id = p.id
+            JOIN categories c ON c.id = a.category_id
+            WHERE a.dataset_id = ? AND a.source IN (SELECT unnest(?::VARCHAR[]))
+            GROUP BY a.sample_id
+        )"""
+        box_params = [dataset_id, ["ground_truth", *runs]]
+        box_value = f"coalesce(b.boxes, []::{_BOX_TYPE}[])"
+        box_join = "LEFT JOIN boxes b ON b.sample_id = p.id"
     with db.cursor() as cur:
-        require(cur, dataset_id)
-        if runs:
-            _require_runs(cur, dataset_id, runs)
-        rows = cur.execute(
+        _require(cur, dataset_id, runs)
+        (body,) = cur.execute(
             f"""
-            SELECT s.id, s.file_name, s.width, s.height, s.split, s.annotation_count, count(*) OVER () AS total
-            FROM samples s WHERE {clause}
-            ORDER BY {order_by(q)} LIMIT ? OFFSET ?
+            WITH page AS (
+                SELECT s.id, s.file_name, s.width, s.height, s.split, s.annotation_count,
+                       row_number() OVER () AS ord
+                FROM (SELECT s.* FROM samples s WHERE {clause} ORDER BY {order_by(q)} LIMIT ? OFFSET ?) s
+            ),
+            tags AS (
+                SELECT t.sample_id, list(t.tag ORDER BY t.tag) AS tags
+                FROM sample_tags t SEMI JOIN page p ON t.sample_id = p.id
+                WHERE t.dataset_id = ? GROUP BY t.sample_id
+            ){box_cte},
+            items AS (
+                SELECT list({{
+                    id: p.id, file_name: p.file_name, width: p.width, height: p.height, split: p.split,
+                    tags: coalesce(g.tags, []::VARCHAR[]), annotation_count: p.annotation_count,
+                    boxes: {box_value}
+                }} ORDER BY p.ord) AS items
+                FROM page p LEFT JOIN tags g ON g.sample_id = p.id {box_join}
+            )
+            SELECT to_json({{
+                total: (SELECT count(*) FROM samples s WHERE {clause}),
+                "offset": ?::BIGINT, "limit": ?::BIGINT, items: coalesce(items.items, [])
+            }})::VARCHAR
+            FROM items
             """,
-            [*params, q.limit, q.offset],
-        ).fetchall()
-        if rows:
-            total = rows[0][6]
-        elif q.offset:
-            total = cur.execute(f"SELECT count(*) FROM samples s WHERE {clause}", params).fetchone()[0]
-        else:
-            total = 0
-        tags = _tags_of(cur, dataset_id, [r[0] for r in rows])
-        by_sample = _boxes_of(cur, dataset_id, [r[0] for r in rows], runs) if boxes else None
-    items = [
-        {
-            "id": r[0],
-            "file_name": r[1],
-            "width": r[2],
-            "height": r[3],
-            "split": r[4],
-            "tags": tags.get(r[0], []),
-            "annotation_count": r[5],
-        }
-        for r in rows
-    ]
-    if by_sample is not None:
-        for item in items:
-            item["boxes"] = by_sample.get(item["id"], [])
-    return {"total": int(total), "offset": q.offset, "limit": q.limit, "items": items}
+            [*params, q.limit, q.offset, dataset_id, *box_params, *params, q.offset, q.limit],
+        ).fetchone()
+    return body.encode()
 
 
-def _require_runs(cur: Any, dataset_id: int, runs: list[str]) -> None:
-    known = {
-        r[0]
-        for r in cur.execute(
-            "SELECT run FROM prediction_runs WHERE dataset_id = ? AND run IN (SELECT unnest(?::VARCHAR[]))",
-            [dataset_id, runs],
-        ).fetchall()
-    }
-    missing = [run for run in runs if run not in known]
+# The reply model's SampleBox, field for field (app/routers/samples.py; tests/test_samples_boxes.py holds
+# the two together).
+_BOX_FIELDS = (
+    "id: a.id, category_id: a.category_id, category: c.name, bbox: [a.x, a.y, a.w, a.h], source: a.source, "
+    "confidence: a.confidence, iscrowd: a.iscrowd"
+)
+_BOX_TYPE = (
+    "STRUCT(id BIGINT, category_id BIGINT, category VARCHAR, bbox DOUBLE[], source VARCHAR, confidence DOUBLE, "
+    "iscrowd BOOLEAN)"
+)
+
+
+def list_samples(
+    db: Database, dataset_id: int, q: SampleQuery, boxes: bool = False, runs: Sequence[str] = ()
+) -> dict[str, Any]:
+    """`page_json` decoded, for callers in Python."""
+    return json.loads(page_json(db, dataset_id, q, boxes, runs))
+
+
+def _require(cur: Any, dataset_id: int, runs: list[str]) -> None:
+    """The dataset exists and has every run of `runs` (one query for both)."""
+    exists, known = cur.execute(
+        "SELECT EXISTS (SELECT 1 FROM datasets WHERE id = ?), "
+        "(SELECT list(run) FROM prediction_runs WHERE dataset_id = ? AND run IN (SELECT unnest(?::VARCHAR[])))",
+        [dataset_id, dataset_id, runs],
+    ).fetchone()
+    if not exists:
+        raise DatasetNotFound(f"dataset {dataset_id} not found")
+    missing = [run for run in runs if run not in (known or [])]
     if missing:
         names = ", ".join(repr(run) for run in missing)
         raise RunNotFound(f"dataset {dataset_id} has no prediction run {names}")
-
-
-def _boxes_of(cur: Any, dataset_id: int, ids: list[int], runs: list[str]) -> dict[int, list[dict[str, Any]]]:
-    """Boxes of the page's samples in one query: ground truth first, then each run, by annotation id.
-
-    Rows are written sorted by sample (ground truth at import, each prediction run at its import), so the
-    sample_id range lets DuckDB skip every row group outside the page by its zonemap. A page of consecutive
-    ids (the default order) needs nothing more; a scattered page (another sort, a filter) adds the exact id
-    set as a semi-join. Ordering happens in numpy: an ORDER BY here cost more than the scan itself.
-    """
-    if not ids:
-        return {}
-    low, high = min(ids), max(ids)
-    sources = ["ground_truth", *runs]
-    scattered = high - low + 1 > 2 * len(ids)
-    exact = "AND a.sample_id IN (SELECT unnest(?::BIGINT[]))" if scattered else ""
-    cols = cur.execute(
-        f"""
-        SELECT a.sample_id, a.id, a.category_id, c.name, a.x, a.y, a.w, a.h, a.source, a.confidence, a.iscrowd
-        FROM annotations a JOIN categories c ON c.id = a.category_id
-        WHERE a.dataset_id = ? AND a.sample_id BETWEEN ? AND ? {exact}
-          AND a.source IN (SELECT unnest(?::VARCHAR[]))
-        """,
-        [dataset_id, low, high, *([ids] if scattered else []), sources],
-    ).fetchnumpy()
-    sample = cols["sample_id"]
-    if not len(sample):
-        return {}
-    keep = np.isin(sample, np.asarray(ids, dtype=sample.dtype)) if not scattered else slice(None)
-    rank = {source: i for i, source in enumerate(["ground_truth", *sorted(runs)])}
-    source = cols["source"][keep]
-    source_rank = np.fromiter((rank[s] for s in source), dtype=np.int64, count=len(source))
-    order = np.lexsort((cols["id"][keep], source_rank, sample[keep]))
-
-    def column(name: str) -> list[Any]:
-        values = cols[name][keep][order]
-        if np.ma.isMaskedArray(values):  # NULL confidences of ground truth
-            data = values.data.astype(object)
-            data[np.ma.getmaskarray(values)] = None
-            return data.tolist()
-        return values.tolist()
-
-    sample_ids, box_ids, category_ids, names, xs, ys, ws, hs, sources_, confidences, crowd = (
-        column(name)
-        for name in ("sample_id", "id", "category_id", "name", "x", "y", "w", "h", "source", "confidence", "iscrowd")
-    )
-    out: dict[int, list[dict[str, Any]]] = {}
-    for i, sample_id in enumerate(sample_ids):
-        out.setdefault(sample_id, []).append(
-            {
-                "id": box_ids[i],
-                "category_id": category_ids[i],
-                "category": names[i],
-                "bbox": [xs[i], ys[i], ws[i], hs[i]],
-                "source": sources_[i],
-                "confidence": confidences[i],
-                "iscrowd": crowd[i],
-            }
-        )
-    return out
 
 
 def _tags_of(cur: Any, dataset_id: int, ids: list[int]) -> dict[int, list[str]]:
@@ -166,8 +139,6 @@ def sample_row(db: Database, sample_id: int) -> dict[str, Any]:
 
 
 def get_sample(db: Database, sample_id: int, eval_iou: float = 0.5) -> dict[str, Any]:
-    import json
-
     sample = sample_row(db, sample_id)
     with db.cursor() as cur:
         annotations = cur.execute(
@@ -206,4 +177,4 @@ def get_sample(db: Database, sample_id: int, eval_iou: float = 0.5) -> dict[str,
     return sample
 
 
-__all__ = ["DatasetNotFound", "SampleNotFound", "get_sample", "list_samples", "sample_row"]
+__all__ = ["DatasetNotFound", "SampleNotFound", "get_sample", "list_samples", "page_json", "sample_row"]
