@@ -14,7 +14,6 @@ export function DatasetRoute() {
   const { search } = useLocation();
   const dataset = useDatasetDetail(id);
   if (!Number.isSafeInteger(id) || id < 1) return <ErrorMessage error={`“${param}” is not a dataset id`} />;
-  if (dataset.isPending) return <Spinner label="Loading the dataset…" />;
   if (dataset.isError)
     return (
       <div className="page">
@@ -22,17 +21,24 @@ export function DatasetRoute() {
         <Link to="/">← All datasets</Link>
       </div>
     );
+  // the grid and the sidebar start their requests at once: the first page does not wait for these counts
   const d = dataset.data;
   return (
     <div className="dataset-layout">
       <div className="crumbs">
         <Link to="/">Datasets</Link>
         <span aria-hidden>/</span>
-        <strong data-testid="dataset-name">{d.name}</strong>
-        <span className="muted small num">
-          {d.counts.samples.toLocaleString()} samples · {d.counts.annotations.toLocaleString()} boxes · {d.counts.categories ?? 0} categories
-        </span>
-        {d.status !== "ready" && <span className={`badge status-${d.status}`}>{d.status}</span>}
+        {d ? (
+          <>
+            <strong data-testid="dataset-name">{d.name}</strong>
+            <span className="muted small num">
+              {d.counts.samples.toLocaleString()} samples · {d.counts.annotations.toLocaleString()} boxes · {d.counts.categories ?? 0} categories
+            </span>
+            {d.status !== "ready" && <span className={`badge status-${d.status}`}>{d.status}</span>}
+          </>
+        ) : (
+          <Spinner label="Loading the dataset…" />
+        )}
         <nav className="view-tabs">
           <Link to={`/datasets/${id}/stats${search}`} className="nav-link" data-testid="nav-stats">
             Statistics

@@ -1,15 +1,35 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useSyncExternalStore } from "react";
 import { api } from "@/lib/api/client";
 import { embeddingsQuery, predictionsQuery } from "@/lib/api/queries";
 import type { Facets, SavedView } from "@/lib/api/types";
 import type { SampleFilters } from "@/lib/url-state";
 
+/**
+ * Whether the grid's samples pages are in: one has answered (data or error) and none is loading. The
+ * sidebar's requests wait for it: the server is one process on a few cores, and the facets of a filter
+ * cost more than the page itself, so sent together they delayed the grid (bench/app.py). The grid never
+ * waits for the sidebar. A query that waits keeps showing its previous data.
+ */
+export function useGridSettled(datasetId: number): boolean {
+  const cache = useQueryClient().getQueryCache();
+  const subscribe = useCallback((onChange: () => void) => cache.subscribe(onChange), [cache]);
+  const snapshot = () => {
+    const pages = cache.findAll({ queryKey: ["samples", datasetId] });
+    return pages.some((q) => q.state.status !== "pending") && !pages.some((q) => q.state.fetchStatus === "fetching");
+  };
+  return useSyncExternalStore(subscribe, snapshot);
+}
+
 /** Counts per split, category and tag among the samples matching the other filters. */
-export function useFacets(datasetId: number, filters: SampleFilters) {
+export function useFacets(datasetId: number, filters: SampleFilters, enabled = true) {
   return useQuery({
     queryKey: ["facets", datasetId, filters],
     queryFn: ({ signal }) => api.get<Facets>(`/datasets/${datasetId}/facets`, { ...filters }, signal),
     placeholderData: keepPreviousData,
+    enabled,
+    // our own edits invalidate it (tags); waiting for the grid must not turn into a refetch per scroll
+    staleTime: 5 * 60_000,
   });
 }
 
@@ -17,14 +37,16 @@ export function usePredictionRuns(datasetId: number) {
   return useQuery(predictionsQuery(datasetId));
 }
 
-export function useEmbeddings(datasetId: number) {
-  return useQuery({ ...embeddingsQuery(datasetId), retry: false });
+export function useEmbeddings(datasetId: number, enabled = true) {
+  return useQuery({ ...embeddingsQuery(datasetId), retry: false, enabled });
 }
 
-export function useSavedViews(datasetId: number) {
+export function useSavedViews(datasetId: number, enabled = true) {
   return useQuery({
     queryKey: ["views", datasetId],
     queryFn: ({ signal }) => api.get<SavedView[]>(`/datasets/${datasetId}/views`, undefined, signal),
+    enabled,
+    staleTime: 5 * 60_000, // saving or deleting a view invalidates it
   });
 }
 

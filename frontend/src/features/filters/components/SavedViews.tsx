@@ -7,10 +7,12 @@ interface Props {
   datasetId: number;
   view: ViewState;
   setView: (change: Partial<ViewState>) => void;
+  /** false while the grid's first page loads (the list is not needed for it) */
+  enabled: boolean;
 }
 
-export function SavedViews({ datasetId, view, setView }: Props) {
-  const views = useSavedViews(datasetId);
+export function SavedViews({ datasetId, view, setView, enabled }: Props) {
+  const views = useSavedViews(datasetId, enabled);
   const save = useSaveView(datasetId);
   const remove = useDeleteView(datasetId);
   const [name, setName] = useState("");

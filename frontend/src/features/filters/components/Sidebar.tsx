@@ -3,7 +3,7 @@ import { ErrorMessage, Spinner } from "@/components/feedback";
 import { useHotkeys } from "@/hooks/useHotkeys";
 import { categoryColor } from "@/lib/colors";
 import { REVIEW_FILTERS, toFilters, type ViewState } from "@/lib/url-state";
-import { useEmbeddings, useFacets, usePredictionRuns } from "../api";
+import { useEmbeddings, useFacets, useGridSettled, usePredictionRuns } from "../api";
 import { SavedViews } from "./SavedViews";
 
 interface Props {
@@ -46,9 +46,10 @@ function parseTri(value: string): boolean | undefined {
 /** Filters, sort and saved views of the grid; every control writes the URL. */
 export function Sidebar({ datasetId, view, setView }: Props) {
   const filters = toFilters(view);
-  const facets = useFacets(datasetId, filters);
+  const settled = useGridSettled(datasetId);
+  const facets = useFacets(datasetId, filters, settled);
   const runs = usePredictionRuns(datasetId);
-  const embeddings = useEmbeddings(datasetId);
+  const embeddings = useEmbeddings(datasetId, settled);
   const [categoryFilter, setCategoryFilter] = useState("");
 
   // the search box commits to the URL after a pause in typing (one history entry per search)
@@ -265,7 +266,7 @@ export function Sidebar({ datasetId, view, setView }: Props) {
         )}
       </Section>
 
-      <SavedViews datasetId={datasetId} view={view} setView={setView} />
+      <SavedViews datasetId={datasetId} view={view} setView={setView} enabled={settled} />
     </aside>
   );
 }

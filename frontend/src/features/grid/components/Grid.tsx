@@ -6,6 +6,7 @@ import type { SampleItem } from "@/lib/api/types";
 import { THUMB_SIZES, type ViewState } from "@/lib/url-state";
 import { PAGE_SIZE, useGridPages, usePredictionRuns } from "../api";
 import { EvalFilterBar, useHighlights } from "@/features/evaluation/highlights";
+import { useFastScroll } from "../hooks/useFastScroll";
 import { useSelection } from "../hooks/useSelection";
 import { GridToolbar } from "./GridToolbar";
 import { SelectionBar } from "./SelectionBar";
@@ -57,11 +58,17 @@ export function Grid({ datasetId, view, setView }: Props) {
   const rows = virtualizer.getVirtualItems();
   const firstIndex = rows.length ? rows[0].index * columns : 0;
   const lastIndex = rows.length ? (rows[rows.length - 1].index + 1) * columns - 1 : 0;
-  const pages = useMemo(() => {
+  const inView = useMemo(() => {
     const list: number[] = [];
     for (let p = Math.floor(firstIndex / PAGE_SIZE); p <= Math.floor(lastIndex / PAGE_SIZE); p++) list.push(p);
     return list;
   }, [firstIndex, lastIndex]);
+  // while the grid flies past, no new page is requested; those still in view stay, the rest are cancelled
+  const fast = useFastScroll(virtualizer.scrollOffset ?? 0);
+  const requested = useRef<number[]>(inView);
+  const held = fast ? requested.current.filter((p) => inView.includes(p)) : inView;
+  if (held.length !== requested.current.length || held.some((p, i) => p !== requested.current[i])) requested.current = held;
+  const pages = requested.current;
   // a run named in the URL that no longer exists is dropped, not sent (the API answers 404 for it)
   const runs = usePredictionRuns(datasetId);
   const pageView = useMemo(() => {
