@@ -15,6 +15,7 @@ import { Thumb, type BoxDisplay } from "./Thumb";
 const GAP = 8;
 const CAPTION = 24;
 const OVERSCAN_ROWS = 2;
+const ROW_SLOTS = 64;
 
 interface Props {
   datasetId: number;
@@ -56,6 +57,8 @@ export function Grid({ datasetId, view, setView }: Props) {
   useEffect(() => virtualizer.measure(), [virtualizer, rowHeight, columns]);
 
   const rows = virtualizer.getVirtualItems();
+  // consecutive indices modulo a count at least theirs are distinct keys, and stay put while scrolling
+  const slots = Math.max(ROW_SLOTS, rows.length);
   const firstIndex = rows.length ? rows[0].index * columns : 0;
   const lastIndex = rows.length ? (rows[rows.length - 1].index + 1) * columns - 1 : 0;
   const inView = useMemo(() => {
@@ -190,6 +193,8 @@ export function Grid({ datasetId, view, setView }: Props) {
         {total !== null && total > 0 && (
           <div className="grid-inner" style={{ height: virtualizer.getTotalSize() + GAP, ["--thumb" as string]: `${size}px` }}>
             {rows.map((row) => {
+              // rows are keyed by slot, not index: a row scrolled out is reused for the one scrolled in,
+              // so scrolling updates a few attributes instead of rebuilding every row's DOM each frame
               const cells = [];
               for (let c = 0; c < columns; c++) {
                 const index = row.index * columns + c;
@@ -210,7 +215,7 @@ export function Grid({ datasetId, view, setView }: Props) {
                       onDone={onDone}
                     />
                   ) : (
-                    <div key={`p${index}`} className="cell placeholder" data-index={index}>
+                    <div key={`p${c}`} className="cell placeholder" data-index={index}>
                       <div className="thumb" />
                       <div className="caption" />
                     </div>
@@ -219,7 +224,7 @@ export function Grid({ datasetId, view, setView }: Props) {
               }
               return (
                 <div
-                  key={row.key}
+                  key={row.index % slots}
                   className="grid-row"
                   role="row"
                   style={{ transform: `translateY(${row.start}px)`, height: rowHeight - GAP, gridTemplateColumns: `repeat(${columns}, ${size}px)`, gap: GAP }}

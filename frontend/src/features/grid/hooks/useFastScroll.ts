@@ -4,8 +4,11 @@ import { useEffect, useReducer, useRef } from "react";
 export const FAST_PX_PER_MS = 3;
 /** How long after the last fast step the grid still counts as flying past. */
 export const SETTLE_MS = 120;
-/** Steps further apart than this are not one gesture: a jump (scrollbar click, scroll to top) is not "fast". */
-const GESTURE_GAP_MS = 100;
+/**
+ * Steps further apart than this are not one gesture: a jump (scrollbar click, scroll to top) is not "fast".
+ * Generous, because on a busy machine frames of a fling come 100+ ms apart.
+ */
+const GESTURE_GAP_MS = 300;
 
 /**
  * True while the scroll offset moves faster than pages can be fetched and drawn. The grid holds back new
