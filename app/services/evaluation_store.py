@@ -89,14 +89,21 @@ def _summarise(
     summaries: dict[str, dict[str, Any]] = {}
     accumulated: dict[str, ev.Accumulated] = {}
     edited = np.isin(data.sample_ids, samples) if samples is not None else None
+    everything: str | None = None  # the first split whose mask is None (all images): later ones are the same numbers
     for split, mask in masks.items():
         before = previous.accumulated.get(split) if previous is not None else None
         if before is not None and edited is not None and mask is not None and not (mask & edited).any():
             accumulated[split], summaries[split] = before, previous.summaries[split]  # type: ignore[union-attr]
             continue
+        if mask is None and everything is not None:
+            # one split covering every image: accumulating it again would repeat the whole-dataset work
+            accumulated[split], summaries[split] = accumulated[everything], dict(summaries[everything])
+            continue
         acc = ev.accumulate(m, data.gt, dt, image_mask=mask, previous=before, classes=classes if before else None)
         accumulated[split] = acc
         summaries[split] = ev.summarise(m, acc, iou, errors=errors, category_names=data.category_names, image_mask=mask)
+        if mask is None:
+            everything = split
     return RunResults(iou, m, errors, per_image, summaries, accumulated, masks)
 
 
