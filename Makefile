@@ -45,7 +45,7 @@ ui: ## build the browser app (frontend/ -> app/webui, npm ci from package-lock.j
 	scripts/build-ui.sh
 
 .PHONY: ui-node18
-ui-node18: ## build the app with Debian 12's nodejs 18 + npm 9 inside $(MOLECULE_IMAGE) (npm ci && npm run build)
+ui-node18: molecule-image ## build the app with Debian 12's nodejs 18 + npm 9 inside $(MOLECULE_IMAGE) (npm ci && npm run build)
 	scripts/ui-node18.sh $(MOLECULE_IMAGE)
 
 .PHONY: ui-dev
