@@ -92,6 +92,9 @@ class Annotation(BaseModel):
     source: str = Field(description="ground_truth or the prediction run")
     confidence: float | None
     evaluation: dict[str, BoxEvaluation] = Field(description="per prediction run evaluated at eval_iou")
+    category_id: int | None = Field(None, description="the category's id (the source's id where it had one)")
+    version: int | None = Field(None, description="send it back with an edit (optimistic concurrency)")
+    verdict: str | None = Field(None, description="the triage verdict, null when none was given")
 
 
 class Sample(BaseModel):
@@ -107,6 +110,7 @@ class Sample(BaseModel):
     fields: dict[str, Any] = Field(description="fields set by plugins at import")
     tags: list[str]
     annotations: list[Annotation]
+    review_status: str = Field("unreviewed", description="unreviewed, reviewed or needs_fix")
 
 
 class CategoryFacet(BaseModel):

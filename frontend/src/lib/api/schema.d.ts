@@ -1809,6 +1809,12 @@ export interface components {
             height: number | null;
             /** Id */
             id: number;
+            /**
+             * Review Status
+             * @description unreviewed, reviewed or needs_fix
+             * @default unreviewed
+             */
+            review_status: string;
             /** Split */
             split: string | null;
             /** Tags */
@@ -2255,6 +2261,11 @@ export interface components {
             bbox: number[];
             /** Category */
             category: string;
+            /**
+             * Category Id
+             * @description the category's id (the source's id where it had one)
+             */
+            category_id?: number | null;
             /** Confidence */
             confidence: number | null;
             /**
@@ -2273,6 +2284,16 @@ export interface components {
              * @description ground_truth or the prediction run
              */
             source: string;
+            /**
+             * Verdict
+             * @description the triage verdict, null when none was given
+             */
+            verdict?: string | null;
+            /**
+             * Version
+             * @description send it back with an edit (optimistic concurrency)
+             */
+            version?: number | null;
         } & {
             [key: string]: unknown;
         };
