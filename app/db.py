@@ -44,6 +44,9 @@ class Database:
         self._closing = False
         self._write_lock = threading.RLock()
         self.schema_version = 0
+        # Counts committed write transactions: a cache of something read from the database is valid while
+        # this has not moved (app/services/samples.py keeps the order of a filtered, sorted query by it).
+        self.generation = 0
         # Called with the seconds of every CHECKPOINT this process asks for (metrics observe it).
         self.on_checkpoint: Callable[[float], None] | None = None
 
@@ -192,4 +195,7 @@ class Database:
                 except duckdb.Error:  # already aborted (e.g. interrupted): nothing left to undo
                     pass
                 raise
-            cur.execute("COMMIT")
+            try:
+                cur.execute("COMMIT")
+            finally:  # a failed COMMIT may still have changed something: count it too
+                self.generation += 1

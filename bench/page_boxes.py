@@ -135,7 +135,7 @@ def main() -> None:
         url = f"/datasets/{dataset_id}/samples"
         boxes = {"boxes": "true", "runs": list(RUNS), "limit": LIMIT}
         body = client.get(url, params=boxes).json()
-        n_boxes = sum(len(item["boxes"]) for item in body["items"])
+        n_boxes = len(body["boxes"]["id"])
         print(
             f"dataset: {counts['samples']} samples, {counts['annotations']} ground-truth boxes, "
             f"runs {', '.join(RUNS)}; "

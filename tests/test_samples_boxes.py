@@ -55,9 +55,39 @@ def env(tmp_path_factory) -> Iterator[dict]:
 
 
 def page(env: dict, status: int = 200, **params) -> dict:
+    """The reply, with the page's box columns also dealt out to its items as `item["boxes"]`."""
     response = env["client"].get(f"/datasets/{env['id']}/samples", params=params)
     assert response.status_code == status, response.text
-    return response.json()
+    body = response.json()
+    if status == 200 and body["boxes"] is not None:
+        for item, boxes in zip(body["items"], per_item(body), strict=True):
+            item["boxes"] = boxes
+    return body
+
+
+def per_item(body: dict) -> list[list[dict]]:
+    """The page's box columns as one list of box objects per item (what the app does with them)."""
+    cols = body["boxes"]
+    n = len(cols["id"])
+    assert [len(cols[k]) for k in ("item", "category_id", "source", "confidence", "crowd")] == [n] * 5
+    assert len(cols["bbox"]) == 4 * n
+    assert cols["item"] == sorted(cols["item"]) and all(0 <= i < len(body["items"]) for i in cols["item"])
+    names = {c["id"]: c["name"] for c in cols["categories"]}
+    assert len(names) == len(cols["categories"]) and set(cols["category_id"]) == set(names)
+    out: list[list[dict]] = [[] for _ in body["items"]]
+    for k in range(n):
+        out[cols["item"][k]].append(
+            {
+                "id": cols["id"][k],
+                "category_id": cols["category_id"][k],
+                "category": names[cols["category_id"][k]],
+                "bbox": cols["bbox"][4 * k : 4 * k + 4],
+                "source": cols["sources"][cols["source"][k]],
+                "confidence": cols["confidence"][k],
+                "iscrowd": cols["crowd"][k],
+            }
+        )
+    return out
 
 
 def expected(env: dict, runs: tuple[str, ...] = ()) -> dict[str, list[tuple]]:
@@ -78,9 +108,9 @@ def drawn(item: dict) -> list[tuple]:
     return [(b["source"], b["category"], b["bbox"], b["confidence"], b["iscrowd"]) for b in item["boxes"]]
 
 
-def test_without_boxes_items_carry_none(env) -> None:
+def test_without_boxes_the_page_carries_none(env) -> None:
     body = page(env, limit=5)
-    assert all(item["boxes"] is None for item in body["items"])
+    assert body["boxes"] is None and len(body["items"]) == 5
 
 
 def test_boxes_true_gives_every_sample_its_ground_truth(env) -> None:
@@ -103,6 +133,7 @@ def test_named_runs_are_added_and_only_those(env) -> None:
     for item in only_b["items"]:
         assert drawn(item) == want_b[item["file_name"]]
     assert {b["source"] for item in only_b["items"] for b in item["boxes"]} == {"ground_truth", "det_b"}
+    assert only_b["boxes"]["sources"] == ["ground_truth", "det_b"]
 
 
 def test_boxes_agree_with_the_sample_view_and_category_ids(env) -> None:
@@ -151,26 +182,50 @@ def test_unknown_runs_are_404_naming_them(env) -> None:
 
 
 def test_pages_with_boxes_have_exactly_the_reply_models_shape(env) -> None:
-    from app.routers.samples import SampleBox, SampleItem, SamplesPage
+    from app.routers.samples import PageBoxes, SampleItem, SamplesPage
 
-    body = page(env, boxes="true", runs=["det_a", "det_b"], limit=100)
-    assert SamplesPage.model_validate(body).model_dump(mode="json") == body
-    assert set(body) == set(SamplesPage.model_fields)
-    for item in body["items"]:
-        assert set(item) == set(SampleItem.model_fields)
-        for box in item["boxes"]:
-            assert set(box) == set(SampleBox.model_fields)
-            assert isinstance(box["iscrowd"], bool) and all(isinstance(v, float) for v in box["bbox"])
+    for params in ({"limit": 100}, {"search": "no-such-file"}, {"max_annotations": 0}):
+        response = env["client"].get(
+            f"/datasets/{env['id']}/samples", params={"boxes": "true", "runs": ["det_a", "det_b"], **params}
+        )
+        body = response.json()
+        assert SamplesPage.model_validate(body).model_dump(mode="json") == body, params
+        assert set(body) == set(SamplesPage.model_fields)
+        assert set(body["boxes"]) == set(PageBoxes.model_fields)
+        for item in body["items"]:
+            assert set(item) == set(SampleItem.model_fields)
+        cols = body["boxes"]
+        assert all(isinstance(v, float) for v in cols["bbox"]) and all(isinstance(v, bool) for v in cols["crowd"])
+        per_item(body)
+    assert body["items"] and body["boxes"]["id"] == []  # samples without boxes: empty columns, not nulls
 
 
-def test_the_box_model_is_in_the_openapi_schema(env) -> None:
+def test_the_box_columns_are_in_the_openapi_schema(env) -> None:
     schemas = env["client"].get("/openapi.json").json()["components"]["schemas"]
-    assert set(schemas["SampleBox"]["properties"]) == {
+    assert set(schemas["PageBoxes"]["properties"]) == {
+        "sources",
+        "categories",
+        "item",
         "id",
         "category_id",
-        "category",
-        "bbox",
         "source",
+        "bbox",
         "confidence",
-        "iscrowd",
+        "crowd",
     }
+
+
+def test_a_later_page_follows_a_write_made_after_it_was_first_read(env) -> None:
+    """Pages after the first come from the query's cached order: a committed write must refresh it."""
+    client = env["client"]
+    ids = [item["id"] for item in page(env, limit=N)["items"]]
+    tag = "cache-check"
+    edit = client.post(f"/datasets/{env['id']}/tags", json={"sample_ids": ids[:3], "add": [tag]})
+    assert edit.status_code == 200, edit.text
+    first = page(env, tag=tag, limit=1, offset=1)
+    assert first["total"] == 3 and [i["id"] for i in first["items"]] == [ids[1]]
+    edit = client.post(f"/datasets/{env['id']}/tags", json={"sample_ids": ids[:1], "remove": [tag]})
+    assert edit.status_code == 200, edit.text
+    again = page(env, tag=tag, limit=1, offset=1)
+    assert again["total"] == 2 and [i["id"] for i in again["items"]] == [ids[2]]
+    client.post(f"/datasets/{env['id']}/tags", json={"sample_ids": ids[1:3], "remove": [tag]}).raise_for_status()

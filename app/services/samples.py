@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from app.db import Database
 from app.errors import NotFound
@@ -19,75 +23,126 @@ class SampleNotFound(NotFound):
 
 
 def page_json(db: Database, dataset_id: int, q: SampleQuery, boxes: bool = False, runs: Sequence[str] = ()) -> bytes:
-    """A page of samples as the JSON document of the route's reply (`SamplesPage`), built by one query.
+    """A page of samples as the JSON document of the route's reply (`SamplesPage`).
 
-    With `boxes` every item carries its ground-truth boxes and those of `runs` (ground truth first, then
-    each run by name, each by annotation id, as the sample view lists them); without, `boxes` is null.
-    DuckDB encodes the whole reply: building ~3,000 box dicts in Python and encoding them cost 3x the
-    query (bench/page_boxes.py). The page's ids go into the boxes join as a hash-join filter, so a page
-    of consecutive ids (rows are stored by sample) reads only the row groups of that id range.
+    With `boxes` the page also carries the boxes of its items, ground truth and those of `runs`, as flat
+    per-page columns (`PageBoxes`): item by item, ground truth first, then each run by name, each by
+    annotation id, as the sample view lists them; without, `boxes` is null. DuckDB encodes both parts:
+    one JSON object per box (~3,000 a page, seven keys each) cost as much as the query, the columns are
+    a third of the bytes (bench/page_boxes.py). Which samples a page holds comes from the query's
+    whole order, kept per (dataset, filter, sort) until the next write (`_page_ids`).
     """
     if q.eval_run is not None:  # results at this IoU are computed once, on first use
         evaluation_store.ensure_evaluated(db, dataset_id, q.eval_run, q.eval_iou)
-    clause, params = where(dataset_id, q.filters())
-    runs = list(dict.fromkeys(runs))
-    box_cte, box_params, box_value, box_join = "", [], "NULL", ""
-    if boxes:
-        box_cte = f""",
-        boxes AS (
-            SELECT a.sample_id,
-                   list({{{_BOX_FIELDS}}} ORDER BY a.source <> 'ground_truth', a.source, a.id) AS boxes
-            FROM annotations a SEMI JOIN page p ON a.sample_id = p.id
-            JOIN categories c ON c.id = a.category_id
-            WHERE a.dataset_id = ? AND a.source IN (SELECT unnest(?::VARCHAR[]))
-            GROUP BY a.sample_id
-        )"""
-        box_params = [dataset_id, ["ground_truth", *runs]]
-        box_value = f"coalesce(b.boxes, []::{_BOX_TYPE}[])"
-        box_join = "LEFT JOIN boxes b ON b.sample_id = p.id"
+    sources = ["ground_truth", *sorted(set(runs))]
     with db.cursor() as cur:
-        _require(cur, dataset_id, runs)
-        (body,) = cur.execute(
-            f"""
-            WITH page AS (
-                SELECT s.id, s.file_name, s.width, s.height, s.split, s.annotation_count,
-                       row_number() OVER () AS ord
-                FROM (SELECT s.* FROM samples s WHERE {clause} ORDER BY {order_by(q)} LIMIT ? OFFSET ?) s
-            ),
-            tags AS (
-                SELECT t.sample_id, list(t.tag ORDER BY t.tag) AS tags
-                FROM sample_tags t SEMI JOIN page p ON t.sample_id = p.id
-                WHERE t.dataset_id = ? GROUP BY t.sample_id
-            ){box_cte},
-            items AS (
-                SELECT list({{
-                    id: p.id, file_name: p.file_name, width: p.width, height: p.height, split: p.split,
-                    tags: coalesce(g.tags, []::VARCHAR[]), annotation_count: p.annotation_count,
-                    boxes: {box_value}
-                }} ORDER BY p.ord) AS items
-                FROM page p LEFT JOIN tags g ON g.sample_id = p.id {box_join}
-            )
-            SELECT to_json({{
-                total: (SELECT count(*) FROM samples s WHERE {clause}),
-                "offset": ?::BIGINT, "limit": ?::BIGINT, items: coalesce(items.items, [])
-            }})::VARCHAR
-            FROM items
-            """,
-            [*params, q.limit, q.offset, dataset_id, *box_params, *params, q.offset, q.limit],
-        ).fetchone()
-    return body.encode()
+        _require(cur, dataset_id, sources[1:])
+        ids, total = _page_ids(db, cur, dataset_id, q)
+        items = _items_json(cur, dataset_id, ids)
+        box_json = _boxes_json(cur, dataset_id, ids, sources) if boxes else "null"
+    head = f'{{"total":{total},"offset":{q.offset},"limit":{q.limit},"items":'
+    return b"".join((head.encode(), items.encode(), b',"boxes":', box_json.encode(), b"}"))
 
 
-# The reply model's SampleBox, field for field (app/routers/samples.py; tests/test_samples_boxes.py holds
-# the two together).
-_BOX_FIELDS = (
-    "id: a.id, category_id: a.category_id, category: c.name, bbox: [a.x, a.y, a.w, a.h], source: a.source, "
-    "confidence: a.confidence, iscrowd: a.iscrowd"
-)
-_BOX_TYPE = (
-    "STRUCT(id BIGINT, category_id BIGINT, category VARCHAR, bbox DOUBLE[], source VARCHAR, confidence DOUBLE, "
-    "iscrowd BOOLEAN)"
-)
+# (database, dataset, WHERE clause, its parameters, ORDER BY) -> (Database.generation, every matching id in order)
+_ORDERS: OrderedDict[tuple, tuple[int, np.ndarray]] = OrderedDict()
+_ORDERS_LOCK = threading.Lock()
+_MAX_ORDERS = 16  # 8 MB each at 1M samples
+
+
+def _page_ids(db: Database, cur: Any, dataset_id: int, q: SampleQuery) -> tuple[list[int], int]:
+    """The ids of the page `q` asks for, in order, and how many samples match.
+
+    The first page of a query is a top-N and a count; a later page caches the query's whole order (one
+    sort, about the cost of a top-N) until the next committed write, so scrolling on is a slice, however
+    deep: OFFSET n re-sorts at least n rows each time.
+    """
+    clause, params = where(dataset_id, q.filters())
+    order = order_by(q)
+    key = (id(db), dataset_id, clause, repr(params), order)
+    generation = db.generation  # read before the query: a write meanwhile only makes the entry stale
+    with _ORDERS_LOCK:
+        hit = _ORDERS.get(key)
+        if hit is not None and hit[0] == generation:
+            _ORDERS.move_to_end(key)
+            return hit[1][q.offset : q.offset + q.limit].tolist(), len(hit[1])
+    if q.offset == 0:
+        rows = cur.execute(
+            f"SELECT s.id FROM samples s WHERE {clause} ORDER BY {order} LIMIT ?", [*params, q.limit]
+        ).fetchall()
+        if len(rows) < q.limit:
+            return [r[0] for r in rows], len(rows)
+        (total,) = cur.execute(f"SELECT count(*) FROM samples s WHERE {clause}", params).fetchone()
+        return [r[0] for r in rows], total
+    ordered = cur.execute(f"SELECT s.id FROM samples s WHERE {clause} ORDER BY {order}", params).fetchnumpy()["id"]
+    ordered = np.asarray(ordered, dtype=np.int64)
+    with _ORDERS_LOCK:
+        _ORDERS[key] = (generation, ordered)
+        _ORDERS.move_to_end(key)
+        while len(_ORDERS) > _MAX_ORDERS:
+            _ORDERS.popitem(last=False)
+    return ordered[q.offset : q.offset + q.limit].tolist(), len(ordered)
+
+
+def _id_list(ids: list[int]) -> str:
+    # Integers from our own query, so they can go into the SQL text: a constant IN list becomes a filter
+    # inside the scan (only the matching rows' other columns are read), where a joined list probes
+    # every row of the table.
+    return ", ".join(str(int(i)) for i in ids)
+
+
+def _items_json(cur: Any, dataset_id: int, ids: list[int]) -> str:
+    if not ids:
+        return "[]"
+    (body,) = cur.execute(
+        f"""
+        SELECT to_json(list({{
+                   id: s.id, file_name: s.file_name, width: s.width, height: s.height, split: s.split,
+                   tags: coalesce(g.tags, []::VARCHAR[]), annotation_count: s.annotation_count
+               }} ORDER BY list_position(?::BIGINT[], s.id)))::VARCHAR
+        FROM samples s LEFT JOIN (
+            SELECT t.sample_id, list(t.tag ORDER BY t.tag) AS tags FROM sample_tags t
+            WHERE t.dataset_id = ? AND t.sample_id IN ({_id_list(ids)}) GROUP BY t.sample_id
+        ) g ON g.sample_id = s.id
+        WHERE s.id IN ({_id_list(ids)}) AND s.dataset_id = ?
+        """,
+        [ids, dataset_id, dataset_id],
+    ).fetchone()
+    return body
+
+
+def _boxes_json(cur: Any, dataset_id: int, ids: list[int], sources: list[str]) -> str:
+    """`PageBoxes` of the samples `ids` (in that order) as JSON: one column per field, one entry per box."""
+    if not ids:
+        return json.dumps({**{k: [] for k in _BOX_COLUMNS}, "sources": sources, "categories": []})
+    # The range lets zone maps skip row groups. One flat aggregate: planning a query of CTEs and
+    # subqueries cost more than running it.
+    order = "ORDER BY r.item, r.src, r.id"
+    (body,) = cur.execute(
+        f"""
+        SELECT to_json({{
+            sources: ?::VARCHAR[],
+            categories: list(DISTINCT {{id: r.category_id, name: r.name}}),
+            item: list(r.item {order}), id: list(r.id {order}), category_id: list(r.category_id {order}),
+            source: list(r.src {order}), bbox: flatten(list([r.x, r.y, r.w, r.h] {order})),
+            confidence: list(r.confidence {order}), crowd: list(r.iscrowd {order})
+        }})::VARCHAR
+        FROM (
+            SELECT list_position(?::BIGINT[], a.sample_id) - 1 AS item, a.id, a.category_id, c.name,
+                   list_position(?::VARCHAR[], a.source) - 1 AS src, a.x, a.y, a.w, a.h, a.confidence, a.iscrowd
+            FROM annotations a JOIN categories c ON c.id = a.category_id
+            WHERE a.sample_id IN ({_id_list(ids)}) AND a.sample_id BETWEEN ? AND ?
+              AND a.dataset_id = ? AND list_contains(?::VARCHAR[], a.source)
+        ) r
+        """,
+        [sources, ids, sources, min(ids), max(ids), dataset_id, sources],
+    ).fetchone()
+    if body is None or '"item":null' in body:  # no box on the whole page: every list aggregate is NULL
+        return _boxes_json(cur, dataset_id, [], sources)
+    return body
+
+
+_BOX_COLUMNS = ("item", "id", "category_id", "source", "bbox", "confidence", "crowd")
 
 
 def list_samples(
@@ -98,11 +153,11 @@ def list_samples(
 
 
 def _require(cur: Any, dataset_id: int, runs: list[str]) -> None:
-    """The dataset exists and has every run of `runs` (one query for both)."""
+    """The dataset exists and has every run of `runs` (one query for both, the simplest to plan)."""
     exists, known = cur.execute(
-        "SELECT EXISTS (SELECT 1 FROM datasets WHERE id = ?), "
-        "(SELECT list(run) FROM prediction_runs WHERE dataset_id = ? AND run IN (SELECT unnest(?::VARCHAR[])))",
-        [dataset_id, dataset_id, runs],
+        "SELECT (SELECT count(*) FROM datasets WHERE id = ?), "
+        "(SELECT list(run) FROM prediction_runs WHERE dataset_id = ?)",
+        [dataset_id, dataset_id],
     ).fetchone()
     if not exists:
         raise DatasetNotFound(f"dataset {dataset_id} not found")

@@ -1,6 +1,7 @@
 // Query definitions shared by several views (one cache entry each, whichever view asks first).
 import { keepPreviousData, queryOptions } from "@tanstack/react-query";
 import { api } from "./client";
+import { decodePage, type DecodedPage } from "./page-boxes";
 import type { Dataset, PredictionRun, SampleDetail, SamplesPage, EmbeddingsStatus } from "./types";
 import { samplesQuery, type ViewState } from "../url-state";
 
@@ -33,12 +34,14 @@ export const samplesPageQuery = (datasetId: number, view: ViewState, page: numbe
   return queryOptions({
     queryKey: ["samples", datasetId, key, page],
     // consuming `signal` lets TanStack Query abort the request when its rows scroll out of view
-    queryFn: ({ signal }) =>
-      api.get<SamplesPage>(
-        `/datasets/${datasetId}/samples`,
-        { ...samplesQuery(view), offset: page * PAGE_SIZE, limit: PAGE_SIZE, boxes: true, runs: key.runs },
-        signal,
-      ),
+    queryFn: ({ signal }): Promise<DecodedPage> =>
+      api
+        .get<SamplesPage>(
+          `/datasets/${datasetId}/samples`,
+          { ...samplesQuery(view), offset: page * PAGE_SIZE, limit: PAGE_SIZE, boxes: true, runs: key.runs },
+          signal,
+        )
+        .then(decodePage),
     placeholderData: page === 0 ? keepPreviousData : undefined,
     staleTime: 30_000,
   });

@@ -10,7 +10,7 @@ export type DatasetFormat = NonNullable<CreateDataset["format"]>;
 export type Dataset = Schemas["Dataset"];
 export type DatasetSummary = Schemas["DatasetSummary"];
 export type Job = Schemas["Job"];
-export type Box = Schemas["SampleBox"];
+export type PageBoxes = Schemas["PageBoxes"];
 export type SampleItem = Schemas["SampleItem"];
 export type SamplesPage = Schemas["SamplesPage"];
 // two models are called Annotation in the backend; this is the one of GET /samples/{id}

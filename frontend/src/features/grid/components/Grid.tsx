@@ -2,7 +2,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { EmptyState, ErrorMessage, Spinner } from "@/components/feedback";
 import { useHotkeys } from "@/hooks/useHotkeys";
-import type { SampleItem } from "@/lib/api/types";
+import type { PageItem } from "@/lib/api/page-boxes";
 import { THUMB_SIZES, type ViewState } from "@/lib/url-state";
 import { PAGE_SIZE, useGridPages, usePredictionRuns } from "../api";
 import { EvalFilterBar, useHighlights } from "@/features/evaluation/highlights";
@@ -80,7 +80,7 @@ export function Grid({ datasetId, view, setView }: Props) {
   }, [view, runs.data]);
   const results = useGridPages(datasetId, pageView, pages);
 
-  const byPage = useRef(new Map<number, SampleItem[]>());
+  const byPage = useRef(new Map<number, PageItem[]>());
   const pageKey = filterKey + pageView.show.join("\u0000");
   const currentKey = useRef(pageKey);
   if (currentKey.current !== pageKey) {

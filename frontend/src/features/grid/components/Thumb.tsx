@@ -1,7 +1,7 @@
 import { memo, useEffect, useRef } from "react";
 import { BoxOverlay, type OverlayBox } from "@/components/BoxOverlay";
 import { imageUrl } from "@/lib/api/client";
-import type { Box, SampleItem } from "@/lib/api/types";
+import type { PageBox, PageItem } from "@/lib/api/page-boxes";
 
 export interface BoxDisplay {
   gt: boolean;
@@ -10,7 +10,7 @@ export interface BoxDisplay {
   labels: boolean;
 }
 
-export function visibleBoxes(boxes: Box[], display: BoxDisplay): OverlayBox[] {
+export function visibleBoxes(boxes: PageBox[], display: BoxDisplay): OverlayBox[] {
   return boxes.filter((b) =>
     b.source === "ground_truth" ? display.gt : display.runs.includes(b.source) && (b.confidence ?? 1) >= display.conf,
   );
@@ -22,7 +22,7 @@ function thumbSize(edge: number): "small" | "medium" | "large" {
 }
 
 interface Props {
-  item: SampleItem;
+  item: PageItem;
   index: number;
   size: number;
   display: BoxDisplay;
@@ -37,7 +37,7 @@ interface Props {
 export const Thumb = memo(function Thumb({ item, index, size, display, selected, highlighted, onClick, onToggle, onDone }: Props) {
   const img = useRef<HTMLImageElement>(null);
   // the page's own boxes (boxes=true): never a request per cell
-  const shown = visibleBoxes(item.boxes ?? [], display);
+  const shown = visibleBoxes(item.boxes, display);
   const known = Boolean(item.width && item.height);
   const scale = known ? Math.min(size / (item.width as number), size / (item.height as number)) : 1;
 
