@@ -24,7 +24,6 @@ while scrolling 10,000 rows, initial JS <= 250 KB gzipped, 1 samples request per
 from __future__ import annotations
 
 import argparse
-import gzip
 import statistics as st
 import sys
 import time
@@ -35,27 +34,25 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.datasets import load_average  # noqa: E402
-from bench.page_boxes import RUNS, ensure_imported, write_runs  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from bench.harness import (  # noqa: E402
+    RUNS,
+    VIEWPORT,
+    add_dataset_args,
+    benchmark_server,
+    cold_paints,
+    launch,
+    new_page,
+    print_scripts,
+    wait_mark,
+)
 from tests.server import Server  # noqa: E402
 
-WEBUI = ROOT / "app" / "webui" / "index.html"
-VIEWPORT = {"width": 1400, "height": 900}
 FILTERS = [
     ("category=class_07", {"category": "class_07"}),
     ("min boxes 14", {"min": "14"}),
     ("category=class_33 + sort file_name desc", {"category": "class_33", "sort": "file_name", "dir": "desc"}),
     ("no filter", {}),
 ]
-# Collects long tasks from the first byte of every page (the observer must exist before the app runs).
-INIT = """
-window.__long = [];
-new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) window.__long.push([e.startTime, e.duration]);
-}).observe({type: "longtask", buffered: true});
-"""
-WAIT_MARK = "([name, after]) => performance.getEntriesByName(name).some((e) => e.startTime >= after)"
-MARK_AFTER = "([name, after]) => performance.getEntriesByName(name).filter((e) => e.startTime >= after)[0].startTime"
 # Scrolls the grid by `step` px per animation frame over `distance` px; returns the frame timestamps.
 SCROLL = """
 async ([distance, step]) => {
@@ -120,26 +117,16 @@ def app_url(server: Server, dataset_id: int, **params: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--coco", type=Path, default=ROOT / "bench/out/coco/annotations.json")
-    parser.add_argument("--state", type=Path, default=ROOT / "bench/out/page_boxes")
+    add_dataset_args(parser)
     parser.add_argument("--rows", type=int, default=10_000, help="rows to scroll")
     parser.add_argument("--rows-per-frame", type=float, default=10.0, help="scroll speed")
     parser.add_argument("--repeat", type=int, default=3, help="cold and in-app first paints to take")
     args = parser.parse_args()
-    coco = args.coco.resolve()
-    if not coco.is_file():
-        raise SystemExit(f"{coco} missing: run bench/make_coco.py first")
-    if not WEBUI.is_file():
-        raise SystemExit(f"{WEBUI} missing: build the app first (make ui)")
-    runs = write_runs(coco)
-    server = Server(args.state.resolve(), data_roots=str(coco.parent), plugin_dir=str(args.state / "no-plugins"))
     from playwright.sync_api import sync_playwright
 
-    with server, sync_playwright() as pw:
-        client = server.client(timeout=900)
-        dataset_id = ensure_imported(client, coco, runs)
+    with benchmark_server(args, app=True) as (server, client, dataset_id), sync_playwright() as pw:
         counts = client.get(f"/datasets/{dataset_id}").json()["counts"]
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         print(
             f"dataset {dataset_id}: {counts['samples']} samples, {counts['annotations']} ground-truth boxes, "
             f"runs {', '.join(RUNS)} drawn; Chromium {browser.version}, viewport {VIEWPORT['width']}x"
@@ -147,31 +134,18 @@ def main() -> None:
         )
 
         # -- first grid paint, cold: a fresh context (no cache) opens the dataset's URL --------------------
-        cold, first_screen, scripts = [], {}, {}
-        for i in range(args.repeat):
-            context = browser.new_context(viewport=VIEWPORT)
-            page = context.new_page()
-            page.add_init_script(INIT)
-            requests = Requests(page)
-            bodies: dict[str, bytes] = {}
-            page.on(
-                "response",
-                lambda r, b=bodies: b.__setitem__(r.url, r.body()) if r.request.resource_type == "script" else None,
-            )
-            page.goto(app_url(server, dataset_id))
-            page.wait_for_function(WAIT_MARK, arg=["grid-painted", 0], timeout=120_000)
-            cold.append(page.evaluate(MARK_AFTER, ["grid-painted", 0]))
-            if i == 0:
-                page.wait_for_timeout(500)  # let late requests of the first screen show up
-                first_screen = requests.since(0)
-                scripts = {url: body for url, body in bodies.items() if url.startswith(server.url)}
-            context.close()
+        first_screen: dict[str, int] = {}
+
+        def count_requests(page, requests: Requests) -> None:  # noqa: ANN001
+            page.wait_for_timeout(500)  # let late requests of the first screen show up
+            first_screen.update(requests.since(0))
+
+        url = app_url(server, dataset_id)
+        cold, scripts = cold_paints(browser, url, "grid-painted", args.repeat, before=Requests, first=count_requests)
         print(f"first grid paint, cold (navigation start -> grid-painted): {', '.join(f'{t:.0f}' for t in cold)} ms")
 
         # -- first grid paint from the datasets list, and the rest, in one context ------------------------
-        context = browser.new_context(viewport=VIEWPORT)
-        page = context.new_page()
-        page.add_init_script(INIT)
+        context, page = new_page(browser)
         requests = Requests(page)
         opened = []
         for _ in range(args.repeat):
@@ -180,14 +154,13 @@ def main() -> None:
             link.wait_for(timeout=60_000)
             t0 = page.evaluate("performance.now()")
             link.click()
-            page.wait_for_function(WAIT_MARK, arg=["grid-painted", t0], timeout=120_000)
-            opened.append(page.evaluate(MARK_AFTER, ["grid-painted", t0]) - t0)
+            opened.append(wait_mark(page, "grid-painted", t0) - t0)
         shown = ", ".join(f"{t:.0f}" for t in opened)
         print(f"first grid paint, in the app (click on the dataset -> grid-painted): {shown} ms")
 
         # -- filter changes: the URL changes (as the sidebar does), the grid updates ----------------------
         page.goto(app_url(server, dataset_id))
-        page.wait_for_function(WAIT_MARK, arg=["grid-painted", 0], timeout=120_000)
+        wait_mark(page, "grid-painted")
         print(f"filter change -> grid-updated (load {load_average()}):")
         for label, params in FILTERS:
             start = requests.mark()
@@ -197,8 +170,7 @@ def main() -> None:
                 " dispatchEvent(new PopStateEvent('popstate')); return t; }",
                 f"{path.path}?{path.query}",
             )
-            page.wait_for_function(WAIT_MARK, arg=["grid-updated", t0], timeout=60_000)
-            took = page.evaluate(MARK_AFTER, ["grid-updated", t0]) - t0
+            took = wait_mark(page, "grid-updated", t0, timeout=60_000) - t0
             total = page.locator('[data-testid="total"]').inner_text()
             print(f"  {label:<44} {took:6.0f} ms   ({total.strip()}; requests {requests.since(start)})")
 
@@ -234,11 +206,7 @@ def main() -> None:
         context.close()
         browser.close()
 
-    raw = sum(len(b) for b in scripts.values())
-    zipped = sum(len(gzip.compress(b, compresslevel=9)) for b in scripts.values())
-    print(f"initial JavaScript: {len(scripts)} file(s), {raw / 1024:.1f} KB raw, {zipped / 1024:.1f} KB gzipped (-9)")
-    for url, body in sorted(scripts.items()):
-        print(f"  {urlsplit(url).path}: {len(body) / 1024:.1f} KB raw, {len(gzip.compress(body, 9)) / 1024:.1f} KB gz")
+    print_scripts("initial JavaScript", scripts)
     print(f"API requests for the first screen (cold open): {first_screen}")
     print(f"load average at the end {load_average()}")
 

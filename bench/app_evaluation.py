@@ -20,20 +20,23 @@ Target (issue 15): evaluation view first paint <= 1 s for a run of 1M prediction
 from __future__ import annotations
 
 import argparse
-import gzip
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.app import INIT, MARK_AFTER, VIEWPORT, WAIT_MARK, WEBUI  # noqa: E402
 from bench.datasets import load_average, percentiles, timed  # noqa: E402
-from bench.page_boxes import ensure_imported, write_runs  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.server import Server  # noqa: E402
+from bench.harness import (  # noqa: E402
+    add_dataset_args,
+    benchmark_server,
+    cold_paints,
+    launch,
+    new_page,
+    print_scripts,
+    wait_mark,
+)
 
 RUN = "det_a"
 
@@ -93,23 +96,13 @@ def api_figures(client, ds: int, rounds: int) -> None:  # noqa: ANN001
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--coco", type=Path, default=ROOT / "bench/out/coco/annotations.json")
-    parser.add_argument("--state", type=Path, default=ROOT / "bench/out/page_boxes")
+    add_dataset_args(parser)
     parser.add_argument("--repeat", type=int, default=3, help="cold and in-app first paints to take")
     parser.add_argument("--rounds", type=int, default=10, help="API calls per reply")
     args = parser.parse_args()
-    coco = args.coco.resolve()
-    if not coco.is_file():
-        raise SystemExit(f"{coco} missing: run bench/make_coco.py first")
-    if not WEBUI.is_file():
-        raise SystemExit(f"{WEBUI} missing: build the app first (make ui)")
-    runs = write_runs(coco)
-    server = Server(args.state.resolve(), data_roots=str(coco.parent), plugin_dir=str(args.state / "no-plugins"))
     from playwright.sync_api import sync_playwright
 
-    with server, sync_playwright() as pw:
-        client = server.client(timeout=1800)
-        ds = ensure_imported(client, coco, runs)
+    with benchmark_server(args, timeout=1800, app=True) as (server, client, ds), sync_playwright() as pw:
         predictions = {r["run"]: r["predictions"] for r in client.get(f"/datasets/{ds}/predictions").json()}
         counts = client.get(f"/datasets/{ds}").json()["counts"]
         print(
@@ -119,49 +112,34 @@ def main() -> None:
         api_figures(client, ds, args.rounds)
         client.get(f"/datasets/{ds}/evaluation/thresholds", params={"run": RUN}).raise_for_status()
 
-        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        browser = launch(pw)
         url = f"{server.url}/datasets/{ds}/evaluation?run={RUN}"
-        cold, chunks = [], {}
-        for i in range(args.repeat):
-            context = browser.new_context(viewport=VIEWPORT)
-            page = context.new_page()
-            page.add_init_script(INIT)
-            bodies: dict[str, bytes] = {}
-            page.on(
-                "response",
-                lambda r, b=bodies: b.__setitem__(r.url, r.body()) if r.request.resource_type == "script" else None,
-            )
-            page.goto(url)
-            page.wait_for_function(WAIT_MARK, arg=["evaluation-painted", 0], timeout=120_000)
-            cold.append(page.evaluate(MARK_AFTER, ["evaluation-painted", 0]))
-            if i == 0:
-                page.locator("[data-testid=confusion]").wait_for()
-                chunks = {u: b for u, b in bodies.items() if u.startswith(server.url)}
-            context.close()
+        cold, chunks = cold_paints(
+            browser,
+            url,
+            "evaluation-painted",
+            args.repeat,
+            first=lambda page, _: page.locator("[data-testid=confusion]").wait_for(),
+        )
         print(
             f"evaluation view first paint, cold (navigation start -> evaluation-painted; load {load_average()}): "
             f"{', '.join(f'{t:.0f}' for t in cold)} ms"
         )
-        context = browser.new_context(viewport=VIEWPORT)
-        page = context.new_page()
-        page.add_init_script(INIT)
+        context, page = new_page(browser)
         opened = []
         for _ in range(args.repeat):
             page.goto(f"{server.url}/datasets/{ds}?run={RUN}")
-            page.wait_for_function(WAIT_MARK, arg=["grid-painted", 0], timeout=120_000)
+            wait_mark(page, "grid-painted")
             t0 = page.evaluate("performance.now()")
             page.get_by_test_id("nav-evaluation").click()
-            page.wait_for_function(WAIT_MARK, arg=["evaluation-painted", t0], timeout=120_000)
-            opened.append(page.evaluate(MARK_AFTER, ["evaluation-painted", t0]) - t0)
+            opened.append(wait_mark(page, "evaluation-painted", t0) - t0)
         print(
             f"evaluation view first paint, in the app (click on Evaluation -> evaluation-painted; load "
             f"{load_average()}): {', '.join(f'{t:.0f}' for t in opened)} ms"
         )
         context.close()
         browser.close()
-    print("JavaScript loaded by the evaluation view (cold):")
-    for u, body in sorted(chunks.items()):
-        print(f"  {urlsplit(u).path}: {len(body) / 1024:.1f} KB raw, {len(gzip.compress(body, 9)) / 1024:.1f} KB gz")
+    print_scripts("JavaScript loaded by the evaluation view (cold)", chunks)
     print(f"load average at the end {load_average()}")
 
 

@@ -17,20 +17,16 @@ Target: p50 <= 20 ms server-side. The machine's load average is printed with eve
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.datasets import load_average, percentiles, process_cpu_seconds, timed  # noqa: E402
-from tests.server import Server  # noqa: E402
+from bench.harness import RUNS, add_dataset_args, benchmark_server  # noqa: E402
 
-RUNS = ("det_a", "det_b")
 LIMIT = 100
 PAGES = [
     ("id order", {}),
@@ -39,98 +35,12 @@ PAGES = [
 ]
 
 
-def write_runs(coco: Path) -> dict[str, Path]:
-    paths = {run: coco.parent / f"predictions-{run}.json" for run in RUNS}
-    if all(p.is_file() for p in paths.values()):
-        return paths
-    import duckdb
-    import pyarrow as pa
-
-    data = json.loads(coco.read_text())
-    ann = data["annotations"]
-    image = np.array([a["image_id"] for a in ann])
-    cat = np.array([a["category_id"] for a in ann])
-    boxes = np.array([a["bbox"] for a in ann], dtype=np.float64)
-    n_images = len(data["images"])
-    for k, path in enumerate(paths.values()):
-        rng = np.random.default_rng(k + 1)
-        keep = np.flatnonzero(rng.random(len(ann)) < 0.9)
-        jitter = rng.normal(0, 0.05, (len(keep), 4)) * np.c_[boxes[keep, 2:], boxes[keep, 2:]]
-        b = boxes[keep] + jitter
-        b[:, 2:] = np.maximum(b[:, 2:], 1.0)
-        n_bg = len(ann) - len(keep)
-        bg = np.c_[rng.uniform(0, 500, (n_bg, 2)), rng.uniform(8, 200, (n_bg, 2))]
-        img = np.r_[image[keep], rng.integers(1, n_images + 1, n_bg)]
-        order = np.argsort(img, kind="stable") if k == 0 else rng.permutation(len(img))
-        table = pa.table(
-            {
-                "image_id": img[order],
-                "category_id": np.r_[cat[keep], rng.integers(1, 81, n_bg)][order],
-                "x": np.round(np.r_[b[:, 0], bg[:, 0]][order], 1),
-                "y": np.round(np.r_[b[:, 1], bg[:, 1]][order], 1),
-                "w": np.round(np.r_[b[:, 2], bg[:, 2]][order], 1),
-                "h": np.round(np.r_[b[:, 3], bg[:, 3]][order], 1),
-                "score": np.round(rng.random(len(img)), 3)[order],
-            }
-        )
-        con = duckdb.connect()
-        con.register("_p", table)
-        con.execute(
-            f"COPY (SELECT image_id, category_id, [x, y, w, h] AS bbox, score FROM _p) TO '{path}' "
-            "(FORMAT JSON, ARRAY true)"
-        )
-        con.close()
-        print(f"wrote {path}: {table.num_rows} predictions ({'image order' if k == 0 else 'shuffled'})")
-    return paths
-
-
-def wait(client, job_id: str) -> dict:  # noqa: ANN001
-    while (job := client.get(f"/jobs/{job_id}").json())["state"] not in ("succeeded", "failed", "cancelled"):
-        time.sleep(0.2)
-    if job["state"] != "succeeded":
-        raise SystemExit(f"job {job_id} {job['state']}: {job.get('error')}")
-    return job
-
-
-def ensure_imported(client, coco: Path, runs: dict[str, Path]) -> int:  # noqa: ANN001
-    existing = [d for d in client.get("/datasets").json() if d["name"] == "bench-boxes"]
-    if existing:
-        dataset_id = existing[0]["id"]
-    else:
-        started = time.perf_counter()
-        body = {"name": "bench-boxes", "format": "coco", "path": str(coco), "annotations_only": True}  # no image files
-        accepted = client.post("/datasets", json=body)
-        accepted.raise_for_status()
-        wait(client, accepted.json()["job_id"])
-        dataset_id = accepted.json()["dataset_id"]
-        print(f"imported {coco.name} in {time.perf_counter() - started:.1f} s")
-    have = {r["run"] for r in client.get(f"/datasets/{dataset_id}/predictions").json()}
-    for run, path in runs.items():
-        if run in have:
-            continue
-        started = time.perf_counter()
-        body = {"run": run, "path": str(path), "format": "coco_results"}
-        accepted = client.post(f"/datasets/{dataset_id}/predictions", json=body)
-        accepted.raise_for_status()
-        wait(client, accepted.json()["job_id"])
-        print(f"imported prediction run {run} in {time.perf_counter() - started:.1f} s")
-    return dataset_id
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--coco", type=Path, default=ROOT / "bench/out/coco/annotations.json")
-    parser.add_argument("--state", type=Path, default=ROOT / "bench/out/page_boxes")
+    add_dataset_args(parser)
     parser.add_argument("--rounds", type=int, default=50)
     args = parser.parse_args()
-    coco = args.coco.resolve()
-    if not coco.is_file():
-        raise SystemExit(f"{coco} missing: run bench/make_coco.py first")
-    runs = write_runs(coco)
-    server = Server(args.state.resolve(), data_roots=str(coco.parent), plugin_dir=str(args.state / "no-plugins"))
-    with server:
-        client = server.client(timeout=900)
-        dataset_id = ensure_imported(client, coco, runs)
+    with benchmark_server(args) as (server, client, dataset_id):
         counts = client.get(f"/datasets/{dataset_id}").json()["counts"]
         url = f"/datasets/{dataset_id}/samples"
         boxes = {"boxes": "true", "runs": list(RUNS), "limit": LIMIT}

@@ -19,8 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.datasets import load_average, percentiles, timed  # noqa: E402
-from bench.page_boxes import ensure_imported, write_runs  # noqa: E402
-from tests.server import Server  # noqa: E402
+from bench.harness import add_dataset_args, benchmark_server  # noqa: E402
 
 FILTERS = [
     ("no filter", {}),
@@ -33,18 +32,10 @@ ENDPOINTS = ("facets", "statistics", "statistics/distributions")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--coco", type=Path, default=ROOT / "bench/out/coco/annotations.json")
-    parser.add_argument("--state", type=Path, default=ROOT / "bench/out/page_boxes")
+    add_dataset_args(parser)
     parser.add_argument("--rounds", type=int, default=30)
     args = parser.parse_args()
-    coco = args.coco.resolve()
-    if not coco.is_file():
-        raise SystemExit(f"{coco} missing: run bench/make_coco.py first")
-    runs = write_runs(coco)
-    server = Server(args.state.resolve(), data_roots=str(coco.parent), plugin_dir=str(args.state / "no-plugins"))
-    with server:
-        client = server.client(timeout=900)
-        ds = ensure_imported(client, coco, runs)
+    with benchmark_server(args) as (_, client, ds):
         counts = client.get(f"/datasets/{ds}").json()["counts"]
         print(f"dataset {ds}: {counts['samples']} samples, {counts['annotations']} boxes; load {load_average()}")
         print(f"HTTP on loopback, end to end, {args.rounds} rounds each:")

@@ -10,34 +10,14 @@ import json
 
 import pytest
 
-from tests.datasets_fixtures import import_dataset, wait_job
-from tests.e2e.app_build import ensure_built
-from tests.e2e.app_photos import make_photos
 from tests.server import Server
 
 TIMEOUT = 60_000  # ms; the machine may be busy
 
 
 @pytest.fixture(scope="module")
-def editor_server(tmp_path_factory: pytest.TempPathFactory):
-    ensure_built()
-    state = tmp_path_factory.mktemp("app-editor")
-    datasets = state / "datasets"
-    make_photos(datasets / "photos")
-    server = Server(state)
-    with server, server.client() as client:
-        job = import_dataset(client, "photos", datasets / "photos" / "annotations.json", "coco")
-        assert job["state"] == "succeeded", job
-        started = client.post(
-            f"/datasets/{job['dataset_id']}/predictions",
-            json={"run": "detector", "format": "coco_results", "path": str(datasets / "photos" / "predictions.json")},
-        )
-        assert started.status_code == 202, started.text
-        assert wait_job(client, started.json()["job_id"])["state"] == "succeeded"
-        server.ds = job["dataset_id"]  # type: ignore[attr-defined]
-        items = client.get(f"/datasets/{server.ds}/samples", params={"limit": 100}).json()["items"]
-        server.ids = {item["file_name"]: item["id"] for item in items}  # type: ignore[attr-defined]
-        yield server
+def editor_server(photos_server: Server) -> Server:
+    return photos_server  # tests/e2e/conftest.py: the photos and their `detector` run
 
 
 @pytest.fixture
@@ -51,7 +31,7 @@ def editor(page, editor_server):
 
 def open_sample(page, server, file_name: str) -> int:
     sid = server.ids[file_name]
-    page.goto(f"{server.url}/datasets/{server.ds}?sample={sid}")
+    page.goto(f"{server.url}/datasets/{server.photos_id}?sample={sid}")
     page.wait_for_function(
         "f => document.querySelector('[data-testid=sample-file]')?.textContent === f", arg=file_name, timeout=TIMEOUT
     )
@@ -124,7 +104,7 @@ def test_dragging_a_corner_stores_the_drag_and_undo_restores_it(editor, editor_s
     bbox_shown(page, stored["bbox"])
 
     # Ctrl+Z goes through the backend's undo: the stored box is the one before the drag again
-    with page.expect_response(lambda r: r.url.endswith(f"/datasets/{editor_server.ds}/undo")) as undo:
+    with page.expect_response(lambda r: r.url.endswith(f"/datasets/{editor_server.photos_id}/undo")) as undo:
         page.keyboard.press("Control+z")
     assert undo.value.status == 200, undo.value.text()
     restored = next(a for a in gt(editor_server, sid) if a["id"] == person["id"])
@@ -133,7 +113,7 @@ def test_dragging_a_corner_stores_the_drag_and_undo_restores_it(editor, editor_s
     history = page.get_by_test_id("sample-history")
     history.locator("li[data-action=update][data-state=undone]").wait_for()
     # and Ctrl+Shift+Z brings the drag back
-    with page.expect_response(lambda r: r.url.endswith(f"/datasets/{editor_server.ds}/redo")) as redo:
+    with page.expect_response(lambda r: r.url.endswith(f"/datasets/{editor_server.photos_id}/redo")) as redo:
         page.keyboard.press("Control+Shift+z")
     assert redo.value.status == 200, redo.value.text()
     bbox_shown(page, stored["bbox"])
@@ -185,7 +165,7 @@ def test_promoting_a_prediction_makes_it_ground_truth_and_the_evaluation_follows
     page = editor
     sid = open_sample(page, editor_server, "coffee.jpg")
     with editor_server.client() as client:
-        before = client.get(f"/datasets/{editor_server.ds}/evaluation", params={"run": "detector"}).json()
+        before = client.get(f"/datasets/{editor_server.photos_id}/evaluation", params={"run": "detector"}).json()
     # the detector's confident box at [5, 5, 60, 50] has no ground truth: a false positive
     fp = next(a for a in sample(editor_server, sid)["annotations"] if a["source"] == "detector" and a["bbox"][0] == 5)
     assert fp["evaluation"]["detector"]["status"] == "FP"
@@ -202,7 +182,7 @@ def test_promoting_a_prediction_makes_it_ground_truth_and_the_evaluation_follows
     after_box = next(a for a in sample(editor_server, sid)["annotations"] if a["id"] == fp["id"])
     assert after_box["evaluation"]["detector"]["status"] == "TP"
     with editor_server.client() as client:
-        after = client.get(f"/datasets/{editor_server.ds}/evaluation", params={"run": "detector"}).json()
+        after = client.get(f"/datasets/{editor_server.photos_id}/evaluation", params={"run": "detector"}).json()
     cls = {c["category"]: c for c in before["per_class"]}, {c["category"]: c for c in after["per_class"]}
     assert cls[1][fp["category"]]["tp"] == cls[0][fp["category"]]["tp"] + 1
     assert cls[1][fp["category"]]["fp"] == cls[0][fp["category"]]["fp"] - 1
@@ -264,7 +244,7 @@ def test_a_drawn_box_with_a_picked_class_is_in_the_export(editor, editor_server)
     assert gt(editor_server, sid)[0]["category"] == "zebra"
 
     with editor_server.client() as client:
-        exported = client.get(f"/datasets/{editor_server.ds}/export", params={"format": "coco"})
+        exported = client.get(f"/datasets/{editor_server.photos_id}/export", params={"format": "coco"})
     assert exported.status_code == 200, exported.text
     coco = json.loads(exported.content)
     names = {c["id"]: c["name"] for c in coco["categories"]}
@@ -278,7 +258,7 @@ def test_the_sidebar_filters_by_review_status(editor, editor_server) -> None:
     with editor_server.client() as client:
         sid = editor_server.ids["horse.jpg"]
         assert client.put(f"/samples/{sid}/review", json={"status": "needs_fix"}).status_code == 200
-    page.goto(f"{editor_server.url}/datasets/{editor_server.ds}")
+    page.goto(f"{editor_server.url}/datasets/{editor_server.photos_id}")
     page.get_by_label("review status").select_option("needs_fix")
     page.wait_for_url(lambda url: "review=needs_fix" in url)
     page.wait_for_function("() => document.querySelector('[data-testid=total]')?.textContent === '1 sample'")

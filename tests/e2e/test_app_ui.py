@@ -17,9 +17,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.datasets_fixtures import import_dataset, wait_job
-from tests.e2e.app_build import ensure_built
-from tests.e2e.app_photos import make_many, make_photos
+from tests.e2e.app_photos import make_many
 from tests.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,30 +34,11 @@ document.addEventListener('securitypolicyviolation',
 """
 
 
-@pytest.fixture(scope="session")
-def built_app() -> Path:
-    return ensure_built()
-
-
 @pytest.fixture(scope="module")
-def ui_server(built_app: Path, tmp_path_factory: pytest.TempPathFactory):
-    state = tmp_path_factory.mktemp("app-ui")
-    datasets = state / "datasets"
-    coco = make_photos(datasets / "photos")
-    make_many(datasets / "many", MANY)
-    server = Server(state)
-    with server, server.client() as client:
-        job = import_dataset(client, "photos", datasets / "photos" / "annotations.json", "coco")
-        assert job["state"] == "succeeded", job
-        started = client.post(
-            f"/datasets/{job['dataset_id']}/predictions",
-            json={"run": "detector", "format": "coco_results", "path": str(datasets / "photos" / "predictions.json")},
-        )
-        assert started.status_code == 202, started.text
-        assert wait_job(client, started.json()["job_id"])["state"] == "succeeded"
-        server.photos_id = job["dataset_id"]  # type: ignore[attr-defined]
-        server.photos = coco  # type: ignore[attr-defined]
-        yield server
+def ui_server(photos_server: Server) -> Server:
+    """The shared photos server (tests/e2e/conftest.py), with files for the import test in its data root."""
+    make_many(photos_server.state_dir / "datasets" / "many", MANY)
+    return photos_server
 
 
 @pytest.fixture

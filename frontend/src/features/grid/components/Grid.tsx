@@ -5,7 +5,7 @@ import { useHotkeys } from "@/hooks/useHotkeys";
 import type { PageItem } from "@/lib/api/page-boxes";
 import { THUMB_SIZES, type ViewState } from "@/lib/url-state";
 import { PAGE_SIZE, useGridPages, usePredictionRuns } from "../api";
-import { EvalFilterBar, useHighlights } from "@/features/evaluation/highlights";
+import { EvalFilterBar, useHighlights } from "@/lib/highlights";
 import { useFastScroll } from "../hooks/useFastScroll";
 import { useSelection } from "../hooks/useSelection";
 import { GridToolbar } from "./GridToolbar";
