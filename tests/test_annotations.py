@@ -333,3 +333,45 @@ def test_edit_export_reimport_gives_the_edited_boxes(edited):
         assert by_image(job["dataset_id"]) == expected
         assert ("zebra", [2.5, 3.25, 11.0, 7.0]) in expected["img_003.jpg"]
         assert ("cat", [0.0, 0.0, 64.0, 48.0]) in expected["img_000.jpg"]
+
+
+def test_after_a_restart_an_edit_is_evaluated_incrementally_from_the_state_on_disk(server_factory, tmp_path):
+    """The engine state behind the stored results survives a restart (written next to the database), so the
+    first read after an edit re-matches the edited image only, and its numbers are pycocotools' on the edited
+    ground truth."""
+    state = tmp_path / "state"
+    root = state / "datasets" / "coco"
+    data, results = coco_data()
+    make_coco(root, images=False, data=data)
+    (root / "results.json").write_text(json.dumps(results))
+    server = server_factory(state)
+    with server, server.client() as client:
+        ds = import_dataset(client, "ds", root / "annotations.json", "coco", annotations_only=True)["dataset_id"]
+        assert run_job(client, ds, "r1", "coco/results.json", "coco_results")["state"] == "succeeded"
+    assert list((state / "eval-engines").glob(f"{ds}-*.pickle")), "the state after the import is on disk"
+
+    server = server_factory(state)
+    with server, server.client() as client:
+        item = next(s for s in samples(client, ds)["items"] if gt_boxes(client, s["id"]))
+        box = gt_boxes(client, item["id"])[0]
+        x, y, w, h = box["bbox"]
+        moved = [x + 1, y + 1, max(1.0, w - 2), max(1.0, h - 2)]
+        r = client.patch(f"/annotations/{box['id']}", json={"version": box["version"], "bbox": moved})
+        assert r.status_code == 200, r.text
+        edited = json.loads(json.dumps(data))
+        source = next(
+            a
+            for a in edited["annotations"]
+            if a["bbox"] == box["bbox"]
+            and a["image_id"] == next(i["id"] for i in data["images"] if i["file_name"] == item["file_name"])
+        )
+        source["bbox"], source["area"] = moved, moved[2] * moved[3]
+        after = client.get(f"/datasets/{ds}/evaluation", params={"run": "r1"}).json()
+        assert after["recomputed"] is True and after["map"] == cocoeval(edited, results).stats[0]
+        assert "incremental over 1 edited samples (state from disk)" in server.log()
+        # a second edit after that one is incremental from memory, still equal to pycocotools
+        r = client.patch(f"/annotations/{box['id']}", json={"version": box["version"] + 1, "bbox": box["bbox"]})
+        assert r.status_code == 200, r.text
+        again = client.get(f"/datasets/{ds}/evaluation", params={"run": "r1"}).json()
+        assert again["recomputed"] is True and again["map"] == cocoeval(data, results).stats[0]
+        assert server.log().count("incremental over 1 edited samples") == 2

@@ -21,6 +21,7 @@ from app.config import Settings
 from app.db import Database
 from app.ingest import IngestError
 from app.ingest import predictions as prediction_files
+from app.services import evaluation_engines
 from app.services.datasets import DatasetNotFound
 from app.services.evaluation_arrow import dataset_index, load_dataset, predictions_from_table
 from app.services.evaluation_checks import (
@@ -33,13 +34,13 @@ from app.services.evaluation_checks import (
     require_ready,
     require_run,
 )
+from app.services.evaluation_engines import Engine, remember
 from app.services.evaluation_store import (
-    Engine,
+    compute_lock,
     delete_results,
     edit_mark,
     evaluate_run,
     keep_dirty_since,
-    remember,
     store_results,
     token,
 )
@@ -131,8 +132,12 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
         )
         dt.ids = dt_ids
         stored = token(cur, dataset_id, run, DEFAULT_IOU)
-    # edits after this are patched into these results instead of evaluating everything again
-    remember((dataset_id, run, DEFAULT_IOU), Engine(stored, data, dt, results))
+    # edits after this are patched into these results instead of evaluating everything again, also after a
+    # restart (the state goes to disk in the background)
+    key = (dataset_id, run, DEFAULT_IOU)
+    engine = Engine(stored, data, dt, results, mark=mark)
+    remember(key, engine)
+    evaluation_engines.save(db, key, engine, compute_lock)
     lap("write")
     summary = results.summaries[ALL_SPLITS]
     log.info("prediction run %r of dataset %d: %d predictions, stages %s", run, dataset_id, n, timings)

@@ -7,11 +7,11 @@ Results are derived data keyed by (dataset_id, run, iou) in eval_boxes / eval_im
 
 Evaluation follows edits: a ground-truth edit marks every stored (run, IoU) of the dataset stale for the
 edited sample (`mark_dirty`, rows in eval_dirty, in the edit's transaction). The next read brings it up to
-date before answering and says so (`recomputed`). When the engine state behind the stored results is still
-in memory (the last CACHE_ENTRIES computations of this process), only the edited images are re-matched and
-only the classes they touch re-accumulated (`ev.rematch_images`): at 100K images / 1M boxes that is well
-under the full evaluation's seconds (bench/edit_eval.py). Otherwise (first read after a restart, a new
-category, many edited samples) everything is evaluated again.
+date before answering and says so (`recomputed`). With the engine state behind the stored results (in
+memory, or on disk after a restart: app/services/evaluation_engines.py) only the edited images are
+re-matched and only the classes they touch re-accumulated (`ev.rematch_images`): at 100K images / 1M boxes
+that is well under the full evaluation's seconds (bench/edit_eval.py). Otherwise (no state, a new category,
+many edited samples) everything is evaluated again.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +27,7 @@ import numpy as np
 
 from app.db import Database
 from app.services import evaluation as ev
+from app.services import evaluation_engines
 from app.services.evaluation_arrow import (
     DatasetData,
     load_dataset,
@@ -36,11 +36,11 @@ from app.services.evaluation_arrow import (
     result_tables,
 )
 from app.services.evaluation_checks import ALL_SPLITS, RunConflict, now, require_run, run_version
+from app.services.evaluation_engines import Engine, forget, recall, remember
 
 log = logging.getLogger(__name__)
 
 RESULT_TABLES = ("eval_boxes", "eval_images", "eval_summaries", "eval_dirty")
-CACHE_ENTRIES = 2  # engine states kept for incremental updates (~450 MB each at 1M boxes + 1M predictions)
 MAX_INCREMENTAL_SAMPLES = 2_000  # beyond this many edited samples a full evaluation is as quick
 
 # how a read found the results: already current, computed for the first time, brought up to date after edits
@@ -127,37 +127,7 @@ def update_run(
     return new_data, summary
 
 
-@dataclass
-class Engine:
-    """The in-memory state behind stored results; `token` says which stored results it produced."""
-
-    token: tuple[Any, Any]
-    data: DatasetData
-    dt: ev.Predictions
-    results: RunResults
-
-
-_engines: OrderedDict[tuple[int, str, float], Engine] = OrderedDict()
-_engines_lock = threading.Lock()
-_compute_lock = threading.Lock()  # one evaluation at a time: they are CPU-bound and big
-
-
-def remember(key: tuple[int, str, float], engine: Engine) -> None:
-    with _engines_lock:
-        _engines[key] = engine
-        _engines.move_to_end(key)
-        while len(_engines) > CACHE_ENTRIES:
-            _engines.popitem(last=False)
-
-
-def forget(key: tuple[int, str, float]) -> None:
-    with _engines_lock:
-        _engines.pop(key, None)
-
-
-def _recall(key: tuple[int, str, float]) -> Engine | None:
-    with _engines_lock:
-        return _engines.get(key)
+compute_lock = threading.Lock()  # one evaluation at a time: they are CPU-bound and big
 
 
 def token(cur: duckdb.DuckDBPyConnection, dataset_id: int, run: str, iou: float) -> tuple[Any, Any]:
@@ -240,6 +210,17 @@ def keep_dirty_since(cur: duckdb.DuckDBPyConnection, dataset_id: int, run: str, 
     )
 
 
+def edited_since(cur: duckdb.DuckDBPyConnection, dataset_id: int, mark: int) -> list[int]:
+    """Samples whose ground truth an edit after history entry `mark` changed."""
+    rows = cur.execute(
+        "SELECT DISTINCT sample_id FROM edit_history "
+        "WHERE dataset_id = ? AND id > ? AND target = 'annotation' AND sample_id IS NOT NULL "
+        "AND action NOT IN (?, ?, ?)",
+        [dataset_id, mark, *_NOT_GROUND_TRUTH],
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def _status(cur: duckdb.DuckDBPyConnection, dataset_id: int, run: str, iou: float) -> tuple[bool, list[int]]:
     """(results stored?, edited samples they are stale for: one entry per edit)."""
     require_run(cur, dataset_id, run)
@@ -263,14 +244,22 @@ def ensure_evaluated(db: Database, dataset_id: int, run: str, iou: float) -> str
     if have and not dirty:
         return STORED
     key = (dataset_id, run, iou)
-    with _compute_lock:
+    with compute_lock:
         with db.cursor() as cur:
             have, dirty = _status(cur, dataset_id, run, iou)
             if have and not dirty:
                 return STORED
             mark = edit_mark(cur, dataset_id)
             current = token(cur, dataset_id, run, iou)
-            engine = _recall(key)
+            engine = recall(key)
+            if engine is not None and engine.token != current:
+                engine = None
+            restored = False
+            if engine is None and have:  # after a restart: the state on disk, brought up to its edits
+                engine = evaluation_engines.load(db, key, current[0])
+                if engine is not None:
+                    restored = True
+                    dirty = [*dirty, *edited_since(cur, dataset_id, engine.mark)]
             samples = np.unique(np.asarray(dirty, np.int64))
             categories = cur.execute(
                 "SELECT id FROM categories WHERE dataset_id = ? ORDER BY id", [dataset_id]
@@ -278,8 +267,7 @@ def ensure_evaluated(db: Database, dataset_id: int, run: str, iou: float) -> str
             incremental = (
                 have
                 and engine is not None
-                and engine.token == current
-                and len(samples) <= MAX_INCREMENTAL_SAMPLES
+                and 0 < len(samples) <= MAX_INCREMENTAL_SAMPLES
                 and [c[0] for c in categories] == engine.data.category_ids.tolist()
             )
             if incremental:
@@ -288,6 +276,11 @@ def ensure_evaluated(db: Database, dataset_id: int, run: str, iou: float) -> str
             else:
                 data = load_dataset(cur, dataset_id)
                 dt = load_run(cur, dataset_id, run)
+            since_saved = (
+                len(edited_since(cur, dataset_id, engine.saved_mark))
+                if incremental and engine is not None and engine.saved_mark is not None and not restored
+                else None
+            )
         if incremental:
             assert engine is not None
             forget(key)  # updated in place below: never reused unless it is stored again
@@ -303,13 +296,22 @@ def ensure_evaluated(db: Database, dataset_id: int, run: str, iou: float) -> str
             cur.execute("DELETE FROM eval_dirty WHERE dataset_id = ? AND run = ? AND iou = ?", list(key))
             keep_dirty_since(cur, dataset_id, run, iou, mark)  # edits that landed while we computed
             stored = token(cur, dataset_id, run, iou)
-        remember(key, Engine(stored, data, dt, results))
+        saved = engine.saved_mark if incremental and engine is not None else None
+        if restored:
+            saved = engine.mark if engine is not None else None
+        updated = Engine(stored, data, dt, results, mark=mark, saved_mark=saved)
+        remember(key, updated)
+        # on disk: after a full evaluation, and once a restart would re-match many images
+        if not incremental or (since_saved is not None and since_saved >= evaluation_engines.REWRITE_AFTER):
+            evaluation_engines.save(db, key, updated, compute_lock)
     log.info(
         "evaluation of run %r (dataset %d, IoU %s): %s%s",
         run,
         dataset_id,
         iou,
-        f"incremental over {len(samples)} edited samples" if incremental else "full",
+        (f"incremental over {len(samples)} edited samples" + (" (state from disk)" if restored else ""))
+        if incremental
+        else "full",
         "" if dirty else " (first time)",
     )
     return RECOMPUTED if dirty else COMPUTED
