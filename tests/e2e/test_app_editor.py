@@ -263,3 +263,31 @@ def test_the_sidebar_filters_by_review_status(editor, editor_server) -> None:
     page.wait_for_url(lambda url: "review=needs_fix" in url)
     page.wait_for_function("() => document.querySelector('[data-testid=total]')?.textContent === '1 sample'")
     assert page.locator(".cell .caption-name").all_inner_texts() == ["horse.jpg"]
+
+
+def test_arrow_keys_nudge_the_selected_box_in_one_undoable_edit(editor, editor_server) -> None:
+    """Arrows move the selected ground-truth box by 1 image pixel, Shift+arrow by 10; a burst of presses is
+    one edit (one PATCH, one undo)."""
+    page = editor
+    sid = open_sample(page, editor_server, "horse.jpg")
+    horse = gt(editor_server, sid)[0]
+    x, y, w, h = horse["bbox"]
+    select_box(page, horse["id"])
+    patches: list[str] = []
+    page.on(
+        "request", lambda r: patches.append(r.url) if "/api/annotations/" in r.url and r.method == "PATCH" else None
+    )
+    with page.expect_response(is_patch) as response:
+        for key in ("ArrowRight", "ArrowRight", "ArrowRight", "Shift+ArrowDown", "ArrowUp"):
+            page.keyboard.press(key)
+    assert response.value.status == 200, response.value.text()
+    want = [x + 3, y + 9, w, h]
+    stored = next(a for a in gt(editor_server, sid) if a["id"] == horse["id"])
+    assert stored["bbox"] == pytest.approx(want, abs=1e-6) and stored["version"] == horse["version"] + 1
+    bbox_shown(page, want)
+    assert len(patches) == 1, patches
+    with page.expect_response(lambda r: r.url.endswith(f"/datasets/{editor_server.photos_id}/undo")) as undo:
+        page.keyboard.press("Control+z")
+    assert undo.value.status == 200, undo.value.text()
+    restored = next(a for a in gt(editor_server, sid) if a["id"] == horse["id"])
+    assert restored["bbox"] == pytest.approx(horse["bbox"], abs=1e-6)

@@ -18,6 +18,7 @@ const KEYS: [string, string][] = [
   ["a", "draw a new ground-truth box"],
   ["t", "change the selected box's class"],
   ["Del", "delete the selected ground-truth box"],
+  ["← ↑ → ↓ (Shift ×10)", "move the selected ground-truth box by 1 image pixel (one edit per burst)"],
   ["p", "promote the selected prediction to ground truth"],
   ["c / w / b / d / x", "prediction verdict: correct / wrong class / bad box / duplicate / not an error"],
   ["c / w / m / i", "ground-truth verdict: correct / wrong label / missing object / ignore"],

@@ -1,4 +1,4 @@
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { ApiError, api } from "@/lib/api/client";
 import type { components } from "@/lib/api/schema";
 import type { Annotation, Facets } from "@/lib/api/types";
@@ -98,10 +98,16 @@ export function useCategories(datasetId: number) {
   return (facets.data?.categories ?? []).map((c) => c.value);
 }
 
+export const HISTORY_PAGE = 20;
+
+/** The sample's edit history, newest first, a page at a time (`fetchNextPage` for older entries). */
 export function useSampleHistory(sampleId: number | undefined) {
-  return useQuery({
+  return useInfiniteQuery({
     queryKey: ["sample-history", sampleId],
-    queryFn: ({ signal }) => api.get<HistoryPage>(`/samples/${sampleId}/history`, { limit: 50 }, signal),
+    queryFn: ({ signal, pageParam }) =>
+      api.get<HistoryPage>(`/samples/${sampleId}/history`, { limit: HISTORY_PAGE, offset: pageParam }, signal),
+    initialPageParam: 0,
+    getNextPageParam: (last) => (last.offset + last.items.length < last.total ? last.offset + last.items.length : undefined),
     enabled: sampleId !== undefined,
   });
 }

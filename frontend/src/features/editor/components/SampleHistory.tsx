@@ -12,18 +12,21 @@ function describe(entry: HistoryEntry): string {
   return parts.some(Boolean) ? `${what}: ${parts[0] ?? "—"} → ${parts[1] ?? "—"}` : what;
 }
 
-/** The sample's edits, newest first; undone ones are struck through. */
+/** The sample's edits, newest first, a page at a time; undone ones are struck through. */
 export function SampleHistory({ sampleId }: { sampleId: number | undefined }) {
   const history = useSampleHistory(sampleId);
+  const pages = history.data?.pages ?? [];
+  const entries = pages.flatMap((p) => p.items);
+  const total = pages[0]?.total ?? 0;
   return (
     <section className="side-section">
       <header>
         <h3>History</h3>
-        <span className="muted small num">{history.data?.total ?? 0}</span>
+        <span className="muted small num">{total}</span>
       </header>
       {history.isError && <ErrorMessage error={history.error} />}
       <ol className="history" data-testid="sample-history">
-        {(history.data?.items ?? []).map((entry) => (
+        {entries.map((entry) => (
           <li key={entry.id} className={entry.state === "undone" ? "undone" : undefined} data-action={entry.action} data-state={entry.state}>
             <span className="small">{describe(entry)}</span>
             <span className="muted small">
@@ -31,8 +34,13 @@ export function SampleHistory({ sampleId }: { sampleId: number | undefined }) {
             </span>
           </li>
         ))}
-        {history.data && history.data.items.length === 0 && <li className="muted small">no edits yet</li>}
+        {history.data && entries.length === 0 && <li className="muted small">no edits yet</li>}
       </ol>
+      {history.hasNextPage && (
+        <button type="button" className="link small" data-testid="history-older" disabled={history.isFetchingNextPage} onClick={() => void history.fetchNextPage()}>
+          {history.isFetchingNextPage ? "loading…" : `older edits (${total - entries.length} more)`}
+        </button>
+      )}
     </section>
   );
 }

@@ -3,7 +3,7 @@ import { ApiError } from "@/lib/api/client";
 import type { ViewState } from "@/lib/url-state";
 import { isConflict, useEditActions, type EditableBox, type ReviewStatus, type VerdictValue } from "../api";
 import { nextUnreviewed } from "../api/nextUnreviewed";
-import { sameBox, type Bbox } from "../geometry";
+import { dragBox, sameBox, type Bbox } from "../geometry";
 
 export const GROUND_TRUTH = "ground_truth";
 export const PREDICTION_VERDICTS: [VerdictValue, string, string][] = [
@@ -39,14 +39,21 @@ interface Options {
   setSelected: (id: number | null) => void;
   view: ViewState;
   setView: (change: Partial<ViewState>, options?: { replace?: boolean }) => void;
+  /** the image's displayed size (EXIF applied), the bounds of every box */
+  image?: { width: number; height: number };
 }
+
+// arrow keys move the selected box by 1 image pixel, 10 with Shift; a burst of them (presses closer than
+// this after the last key-up) is one edit, so one undo takes it back
+export const NUDGE_SETTLE_MS = 300;
+const NUDGES: Record<string, [number, number]> = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
 function messageOf(error: unknown): string {
   return error instanceof ApiError ? error.detail : String((error as Error)?.message ?? error);
 }
 
 /** The sample view's editing state: drafts while dragging, the class picker, conflicts and errors. */
-export function useBoxEditor({ datasetId, sampleId, boxes, selected, setSelected, view, setView }: Options) {
+export function useBoxEditor({ datasetId, sampleId, boxes, selected, setSelected, view, setView, image }: Options) {
   const actions = useEditActions(datasetId);
   const [draft, setDraft] = useState<Draft | null>(null);
   const [drawing, setDrawing] = useState(false);
@@ -170,6 +177,41 @@ export function useBoxEditor({ datasetId, sampleId, boxes, selected, setSelected
     if (editable && !locked) setPicker({ mode: "class", box: editable });
   };
 
+  // keyboard nudge: the box moves in the draft at once, the edit is sent when the burst settles
+  const nudged = useRef<{ id: number; bbox: Bbox } | null>(null);
+  const settle = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const commitRef = useRef(commitBox);
+  commitRef.current = commitBox;
+  const nudge = (event: KeyboardEvent) => {
+    if (!editable || locked || !image || busy) return;
+    if (settle.current) clearTimeout(settle.current);
+    const [dx, dy] = NUDGES[event.key];
+    const by = event.shiftKey ? 10 : 1;
+    const base = nudged.current?.id === editable.id ? nudged.current.bbox : (editable.bbox as Bbox);
+    const bbox = dragBox(base, "move", dx * by, dy * by, image.width, image.height);
+    nudged.current = { id: editable.id, bbox };
+    setDraft({ id: editable.id, bbox });
+  };
+  useEffect(() => {
+    const onUp = (event: KeyboardEvent) => {
+      if (!(event.key in NUDGES) || !nudged.current) return;
+      if (settle.current) clearTimeout(settle.current);
+      settle.current = setTimeout(() => {
+        const done = nudged.current;
+        nudged.current = null;
+        if (done) commitRef.current(done.bbox);
+      }, NUDGE_SETTLE_MS);
+    };
+    window.addEventListener("keyup", onUp);
+    return () => {
+      window.removeEventListener("keyup", onUp);
+      if (settle.current) clearTimeout(settle.current);
+    };
+  }, []);
+  useEffect(() => {
+    nudged.current = null; // another box or sample: a pending nudge of the old one is dropped with its draft
+  }, [selected, sampleId]);
+
   // Ctrl+Z / Ctrl+Shift+Z (and Ctrl+Y): the backend's undo and redo of this dataset's last edits
   const stepRef = useRef(step);
   stepRef.current = step;
@@ -188,7 +230,7 @@ export function useBoxEditor({ datasetId, sampleId, boxes, selected, setSelected
     return () => window.removeEventListener("keydown", onKey);
   }, []);
 
-  const keys: Record<string, () => void> = {
+  const keys: Record<string, (event: KeyboardEvent) => void> = {
     a: startDrawing,
     t: openPicker,
     Delete: remove,
@@ -196,6 +238,8 @@ export function useBoxEditor({ datasetId, sampleId, boxes, selected, setSelected
     p: promote,
     n: () => void goNextUnreviewed(),
   };
+  // with a ground-truth box selected the arrows move it (otherwise they page through the samples)
+  if (editable && !locked && image) for (const key of Object.keys(NUDGES)) keys[key] = nudge;
   for (const [status, key] of REVIEW_KEYS) keys[key] = () => review(status);
   const verdicts = box ? (box.source === GROUND_TRUTH ? GROUND_TRUTH_VERDICTS : PREDICTION_VERDICTS) : [];
   for (const [value, key] of verdicts) keys[key] = () => verdict(value);

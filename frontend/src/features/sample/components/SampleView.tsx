@@ -62,7 +62,8 @@ export function SampleView({ datasetId, view, setView }: Props) {
     setView({ open: next }, { replace: true });
   };
   const stored = (data?.annotations ?? []) as EditableBox[];
-  const editor = useBoxEditor({ datasetId, sampleId, boxes: stored, selected, setSelected, view, setView });
+  const image = useMemo(() => (data?.width && data?.height ? { width: data.width, height: data.height } : undefined), [data?.width, data?.height]);
+  const editor = useBoxEditor({ datasetId, sampleId, boxes: stored, selected, setSelected, view, setView, image });
   const categories = useCategories(datasetId);
   useHotkeys({ Escape: close, ArrowLeft: () => step(-1), ArrowRight: () => step(1), ...editor.keys });
 
