@@ -8,7 +8,9 @@ against each other, different photos at most ~0.5, so 0.8 separates them with a 
 from __future__ import annotations
 
 import io
+import struct
 import time
+import zlib
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,7 @@ import torch
 from PIL import Image
 from skimage import data
 
+from app.services.embeddings.encoder import MAX_UPLOAD_BYTES
 from tests.datasets_fixtures import import_dataset, wait_job
 from tests.server import Server
 
@@ -130,8 +133,9 @@ def test_upload_uniqueness_projection_and_rerun(photos) -> None:
         _crop(Image.fromarray(_array("chelsea")), 0.08).resize((300, 200)).save(upload, "PNG")
         response = client.post(
             f"/datasets/{dataset_id}/similar",
-            params={"k": 4},
-            files={"image": ("cat.png", upload.getvalue(), "image/png")},
+            params={"k": 4, "name": "cat.png"},
+            content=upload.getvalue(),
+            headers={"Content-Type": "image/png"},
         )
         assert response.status_code == 200, response.text
         assert {h["sample_id"] for h in response.json()} == {ids[f] for f in groups["chelsea"]}
@@ -201,17 +205,144 @@ def test_bad_inputs_get_clear_errors(photos) -> None:
         for k in (0, -1, 1001, "many"):
             assert client.get(f"/samples/{some}/similar", params={"k": k}).status_code == 422
         for path in ("/datasets/424242/embeddings", "/datasets/424242/similar"):
-            assert client.post(path, files={"image": ("x.png", b"x", "image/png")}).status_code == 404
+            assert client.post(path, content=b"x", headers={"Content-Type": "image/png"}).status_code == 404
         assert client.get("/datasets/424242/duplicates").status_code == 404
         assert client.get("/datasets/424242/projection").status_code == 404
         assert client.get(f"/datasets/{dataset_id}/duplicates", params={"threshold": 1.5}).status_code == 422
+        similar = f"/datasets/{dataset_id}/similar"
         response = client.post(
-            f"/datasets/{dataset_id}/similar", files={"image": ("notes.txt", b"just some text\n", "text/plain")}
+            similar, params={"name": "notes.jpg"}, content=b"just some text\n", headers={"Content-Type": "image/jpeg"}
         )
-        assert response.status_code == 422 and "not a readable image" in response.json()["detail"]
-        assert client.post(f"/datasets/{dataset_id}/similar").status_code == 422  # no file at all
-        response = client.post(f"/datasets/{dataset_id}/similar", files={"image": ("empty.jpg", b"", "image/jpeg")})
-        assert response.status_code == 422 and "empty" in response.json()["detail"]
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"].startswith("notes.jpg: not a readable image")
+        response = client.post(
+            similar, params={"name": "notes.txt"}, content=b"text", headers={"Content-Type": "text/plain"}
+        )
+        assert response.status_code == 422 and response.json()["detail"].startswith("notes.txt: send the image")
+        assert client.post(similar).status_code == 422  # no file at all
+        response = client.post(
+            similar, params={"name": "empty.jpg"}, content=b"", headers={"Content-Type": "image/jpeg"}
+        )
+        assert response.status_code == 422 and response.json()["detail"] == "empty.jpg: the upload is empty"
+        # over the limit: refused by its declared length, and by what was read when the length is not given
+        big = b"\xff" * (MAX_UPLOAD_BYTES + 1)
+        response = client.post(similar, params={"name": "big.jpg"}, content=big, headers={"Content-Type": "image/jpeg"})
+        assert response.status_code == 413 and response.json()["detail"].startswith("big.jpg: the upload is larger")
+        response = client.post(
+            similar,
+            params={"name": "big.jpg"},
+            content=iter([big[: 1 << 20], big[1 << 20 :]]),
+            headers={"Content-Type": "image/jpeg"},
+        )
+        assert response.status_code == 413
+        # a decompression bomb: a tiny PNG that claims more pixels than may be decoded
+        response = client.post(
+            similar, params={"name": "bomb.png"}, content=_bomb_png(), headers={"Content-Type": "image/png"}
+        )
+        assert response.status_code == 422 and response.json()["detail"].startswith("bomb.png: not a readable image")
+
+
+def test_duplicates_keep_one_per_group_and_the_rest_is_one_exclude_filter_away(photos) -> None:
+    server, dataset_id, groups, ids, _, _ = photos
+    d, names = dataset_id, {v: k for k, v in ids.items()}
+    with server.client() as client:
+        body = client.get(f"/datasets/{d}/duplicates", params={"threshold": THRESHOLD, "limit": 3}).json()
+        assert body["group_count"] == len(PHOTOS) and len(body["groups"]) == 3
+        assert body["duplicates"] == 3 * len(PHOTOS)
+        for group in body["groups"]:
+            # the original is kept: as big as the q25 copy and imported before it (crop and half are smaller)
+            assert names[group["kept"]].endswith("_orig.jpg"), group
+            members = group["members"]
+            assert members[0]["sample_id"] == group["kept"] and members[0]["score"] == 1.0
+            assert [m["score"] for m in members[1:]] == sorted((m["score"] for m in members[1:]), reverse=True)
+            assert group["score"] == members[-1]["score"] >= THRESHOLD
+            assert not any(m["tagged"] for m in members)
+        page2 = client.get(f"/datasets/{d}/duplicates", params={"threshold": THRESHOLD, "offset": 3, "limit": 3}).json()
+        assert {g["kept"] for g in page2["groups"]}.isdisjoint(g["kept"] for g in body["groups"])
+
+        # the user keeps the cat's q25 copy instead of its original
+        keep = ids["chelsea_q25.jpg"]
+        r = client.post(f"/datasets/{d}/duplicates/tag", json={"threshold": THRESHOLD, "keep": [keep]})
+        assert r.status_code == 200, r.text
+        assert r.json() | {"keep_rule": ""} == {
+            "tag": "duplicate",
+            "groups": 8,
+            "kept": 8,
+            "tagged": 24,
+            "added": 24,
+            "removed": 0,
+            "keep_rule": "",
+        }
+        kept = {ids[f"{n}_orig.jpg"] for n in PHOTOS if n != "chelsea"} | {keep}
+        singles = {ids[f"{n}_orig.jpg"] for n in SINGLES}
+        left = client.get(f"/datasets/{d}/samples", params={"exclude_tag": "duplicate", "limit": 500}).json()
+        assert {s["id"] for s in left["items"]} == kept | singles
+        tagged = client.get(f"/datasets/{d}/samples", params={"tag": "duplicate", "limit": 500}).json()
+        assert {s["id"] for s in tagged["items"]} == set(ids.values()) - kept - singles
+
+        # the exclude filter everywhere a filter is taken
+        n = len(kept | singles)
+        facets = client.get(f"/datasets/{d}/facets", params={"exclude_tag": "duplicate"}).json()
+        assert facets["total"] == n and all(t["value"] != "duplicate" for t in facets["tags"])
+        stats = client.get(f"/datasets/{d}/statistics", params={"exclude_tag": "duplicate"}).json()
+        assert stats["totals"]["samples"] == n
+        dist = client.get(f"/datasets/{d}/statistics/distributions", params={"exclude_tag": "duplicate"}).json()
+        assert sum(b["images"] for b in dist["boxes_per_image"]) == n
+        coco = client.get(f"/datasets/{d}/export", params={"exclude_tag": "duplicate"}).json()
+        assert len(coco["images"]) == n
+        view = client.post(
+            f"/datasets/{d}/views", json={"name": "no duplicates", "filters": {"exclude_tag": ["duplicate"]}}
+        )
+        assert view.status_code == 201 and view.json()["filters"] == {"exclude_tag": ["duplicate"]}
+        selection = client.post(
+            f"/datasets/{d}/selections", json={"sample_ids": sorted(groups_ids := [ids[f] for f in groups["chelsea"]])}
+        ).json()
+        inside = client.get(
+            f"/datasets/{d}/samples", params={"selection": selection["id"], "exclude_tag": "duplicate"}
+        ).json()
+        assert [s["id"] for s in inside["items"]] == [keep]
+
+        # the tags endpoint takes the stored selection too
+        r = client.post(f"/datasets/{d}/tags", json={"selection": selection["id"], "add": ["cat"]})
+        assert r.status_code == 200 and r.json()["matched"] == r.json()["added"] == len(groups_ids)
+        cats = client.get(f"/datasets/{d}/samples", params={"tag": "cat", "limit": 500}).json()
+        assert sorted(s["id"] for s in cats["items"]) == sorted(groups_ids)
+        r = client.post(f"/datasets/{d}/tags", json={"selection": selection["id"], "sample_ids": [keep], "add": ["x"]})
+        assert r.status_code == 422 and "either sample_ids or selection" in r.json()["detail"]
+        assert client.post(f"/datasets/{d}/tags", json={"selection": 987654, "add": ["x"]}).status_code == 404
+
+        # the choice stands on a second run (the q25 copy is the group's one untagged member) ...
+        r = client.post(f"/datasets/{d}/duplicates/tag", json={"threshold": THRESHOLD}).json()
+        assert (r["added"], r["removed"], r["tagged"]) == (0, 0, 24)
+        # ... until the user keeps the original again: the tag moves
+        r = client.post(
+            f"/datasets/{d}/duplicates/tag", json={"threshold": THRESHOLD, "keep": [ids["chelsea_orig.jpg"]]}
+        ).json()
+        assert (r["added"], r["removed"], r["tagged"]) == (1, 1, 24)
+        marked = client.get(f"/datasets/{d}/duplicates", params={"threshold": THRESHOLD}).json()
+        assert all(m["tagged"] == (m["sample_id"] != g["kept"]) for g in marked["groups"] for m in g["members"])
+
+        # a keep outside every group, or two in one group: 422 naming the entry, nothing changed
+        single = ids["coins_orig.jpg"]
+        r = client.post(f"/datasets/{d}/duplicates/tag", json={"threshold": THRESHOLD, "keep": [single]})
+        assert r.status_code == 422 and r.json()["detail"].startswith(f"keep[0]: sample {single} is in no")
+        two = [ids["coffee_orig.jpg"], ids["coffee_half.jpg"]]
+        r = client.post(f"/datasets/{d}/duplicates/tag", json={"threshold": THRESHOLD, "keep": two})
+        assert r.status_code == 422 and r.json()["detail"].startswith("keep[1]:")
+        counts = {t["value"]: t["count"] for t in client.get(f"/datasets/{d}/facets").json()["tags"]}
+        assert (counts["duplicate"], counts["cat"]) == (24, 4)
+        # tidy up for the tests after this one
+        client.post(f"/datasets/{d}/tags", json={"sample_ids": list(ids.values()), "remove": ["duplicate", "cat"]})
+
+
+def _bomb_png() -> bytes:
+    """A small PNG whose header claims 30,000 x 30,000 pixels (its IHDR rewritten, CRC fixed)."""
+    buffer = io.BytesIO()
+    Image.new("L", (8, 8)).save(buffer, "PNG")
+    png = bytearray(buffer.getvalue())
+    png[16:24] = struct.pack(">II", 30_000, 30_000)
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    return bytes(png)
 
 
 def _noise_dataset(root: Path, n: int) -> None:

@@ -83,7 +83,7 @@ def test_bad_selections_are_4xx_naming_the_entry(env) -> None:
     assert c.post("/datasets/999999/selections", json={"sample_ids": [1]}).status_code == 404
     # a selection of dataset two is not one of dataset one
     other = c.post(f"/datasets/{two}/selections", json={"sample_ids": [foreign]}).json()["id"]
-    for path in ("samples", "facets", "statistics", "export"):
+    for path in ("samples", "facets", "statistics", "statistics/distributions", "export"):
         r = c.get(f"/datasets/{one}/{path}", params={"selection": other})
         assert r.status_code == 404, (path, r.text)
         assert r.json()["detail"] == f"selection: selection {other} not found in dataset {one}"

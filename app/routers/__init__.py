@@ -3,6 +3,7 @@
 from app.routers import (
     annotations,
     datasets,
+    duplicates,
     embeddings,
     evaluation,
     files,
@@ -26,6 +27,7 @@ ROUTERS = [
     evaluation.router,
     annotations.router,
     embeddings.router,
+    duplicates.router,
     selections.router,
     files.router,
 ]

@@ -1,4 +1,4 @@
-"""Embeddings and similarity: start/cancel an embedding run, look-alikes, near-duplicates, 2-D map."""
+"""Embeddings and similarity: start/cancel an embedding run, look-alikes, 2-D map (near-duplicates: duplicates.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any, Literal
 
 import numpy as np
 import pydantic_core
-from fastapi import APIRouter, File, Query, Response, UploadFile
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from app.deps import DbDep, EmbeddingsDep
 from app.errors import Invalid, PayloadTooLarge
@@ -26,7 +27,7 @@ MAX_K = 1000
 
 
 @contextmanager
-def _timed(response: Response) -> Iterator[None]:
+def server_timing(response: Response) -> Iterator[None]:
     """Report the time spent in a Server-Timing header."""
     started, cpu = time.perf_counter(), time.thread_time()
     yield
@@ -62,20 +63,6 @@ class EmbeddingStatus(BaseModel):
 
 class Cancelled(BaseModel):
     cancelled: list[str] = Field(description="ids of the jobs asked to stop")
-
-
-class DuplicateGroup(BaseModel):
-    sample_ids: list[int]
-    size: int
-
-
-class Duplicates(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    model: str
-    threshold: float
-    samples: int = Field(description="embedded samples compared")
-    groups: list[DuplicateGroup]
 
 
 class Projection(BaseModel):
@@ -129,35 +116,58 @@ def similar_samples(
     k: int = Query(20, ge=1, le=MAX_K, description="how many look-alikes"),
 ) -> list[dict[str, Any]]:
     """The k most similar samples of the same dataset (cosine), best first, the sample itself excluded."""
-    with _timed(response):
+    with server_timing(response):
         return service.similar_to_sample(sample_id, k)
 
 
-@router.post("/datasets/{dataset_id}/similar", response_model=list[Hit], responses=errors(404, 409, 413, 422, 503))
-def similar_to_upload(
+UPLOAD_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/bmp", "image/tiff", BINARY)
+
+
+@router.post(
+    "/datasets/{dataset_id}/similar",
+    response_model=list[Hit],
+    responses=errors(404, 409, 413, 422, 503),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": f"the picture's bytes as the body (at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB)",
+            "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in UPLOAD_TYPES},
+        }
+    },
+)
+async def similar_to_upload(
     dataset_id: Id,
+    request: Request,
     response: Response,
     service: EmbeddingsDep,
-    image: UploadFile = File(..., description="a picture (JPEG, PNG, ...) that need not be in the dataset"),
     k: int = Query(20, ge=1, le=MAX_K),
+    name: str = Query(
+        "the upload", min_length=1, max_length=255, description="the file's name, quoted in error messages"
+    ),
 ) -> list[dict[str, Any]]:
-    data = image.file.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge(f"the upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB")
-    with _timed(response):
-        return service.similar_to_image(dataset_id, data, k)
+    """The k samples that look most like a picture that need not be in the dataset (query by image).
 
+    The body is the image itself, read into memory up to the limit: never written to disk (a multipart
+    form would be spooled to a temporary file outside the state directory first), decoded like a dataset file.
+    """
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in UPLOAD_TYPES:
+        raise Invalid(f"{name}: send the image's bytes as the body with an image/* type, not {kind or 'none'}")
+    limit = f"{name}: the upload is larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MiB"
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(limit)
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise PayloadTooLarge(limit)
 
-@router.get("/datasets/{dataset_id}/duplicates", response_model=Duplicates, responses=errors(404, 409, 422, 503))
-def duplicates(
-    dataset_id: Id,
-    response: Response,
-    service: EmbeddingsDep,
-    threshold: float = Query(0.95, ge=0.5, le=1.0, description="cosine similarity that makes two samples duplicates"),
-) -> dict[str, Any]:
-    """Groups of near-duplicates: every pair at or above the threshold ends up in one group."""
-    with _timed(response):
-        return service.duplicates(dataset_id, threshold)
+    def search() -> list[dict[str, Any]]:
+        with server_timing(response):
+            return service.similar_to_image(dataset_id, bytes(data), k, name=name)
+
+    return await run_in_threadpool(search)
 
 
 @router.get(

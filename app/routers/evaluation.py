@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -21,6 +21,17 @@ class ImportPredictions(RequestModel):
     run: str = Field(min_length=1, max_length=100, description="name of the run; re-using a name replaces it")
     path: FilePath = Field(description="file (coco_results) or folder (yolo) inside the data roots")
     format: Literal["coco_results", "yolo"]
+
+
+class EvaluationParams(RequestModel):
+    """Which evaluation: the run at an IoU, optionally one split and/or one category (query parameters)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    run: str = Field(min_length=1, max_length=100, description="prediction run")
+    iou: float = Field(DEFAULT_IOU, ge=0.05, le=1.0)
+    split: str | None = Field(None, max_length=200)
+    category: str | None = Field(None, max_length=200, description="category name or id")
 
 
 class PredictionsStarted(BaseModel):
@@ -181,15 +192,8 @@ def delete_predictions(dataset_id: Id, db: DbDep, run: str = Path(min_length=1, 
     response_model_exclude_unset=True,
     responses=errors(404, 409, 422),
 )
-def evaluation(
-    dataset_id: Id,
-    db: DbDep,
-    run: str = Query(..., min_length=1, max_length=100),
-    iou: float = Query(DEFAULT_IOU, ge=0.05, le=1.0),
-    split: str | None = Query(None, max_length=200),
-    category: str | None = Query(None, max_length=200, description="category name or id"),
-) -> dict[str, Any]:
-    return evaluation_replies.get_evaluation(db, dataset_id, run, iou, split, category)
+def evaluation(dataset_id: Id, q: Annotated[EvaluationParams, Query()], db: DbDep) -> dict[str, Any]:
+    return evaluation_replies.get_evaluation(db, dataset_id, q.run, q.iou, q.split, q.category)
 
 
 @router.get(
@@ -214,16 +218,9 @@ def confusion_cell(
     response_model=ScoreThresholds,
     responses=errors(404, 409, 422),
 )
-def score_thresholds(
-    dataset_id: Id,
-    db: DbDep,
-    run: str = Query(..., min_length=1, max_length=100),
-    iou: float = Query(DEFAULT_IOU, ge=0.05, le=1.0),
-    split: str | None = Query(None, max_length=200),
-    category: str | None = Query(None, max_length=200, description="category name or id"),
-) -> dict[str, Any]:
+def score_thresholds(dataset_id: Id, q: Annotated[EvaluationParams, Query()], db: DbDep) -> dict[str, Any]:
     """Precision and recall of the run when only predictions scoring at least t are kept, for every t."""
-    return evaluation_analysis.thresholds(db, dataset_id, run, iou, split, category)
+    return evaluation_analysis.thresholds(db, dataset_id, q.run, q.iou, q.split, q.category)
 
 
 @router.get(

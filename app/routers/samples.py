@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema, field_validator, model_validator
 
+from app.db import Database
 from app.deps import DbDep
 from app.errors import Invalid
 from app.ingest.formats import EXPORT_CHOICES
@@ -35,6 +36,20 @@ class PageParams(SampleQuery):
 def _filters(params: SampleFilters) -> SampleFilters:
     # The service compares with SampleFilters() (e.g. "unfiltered"): hand it its own type.
     return SampleFilters(**params.model_dump(exclude_unset=True))
+
+
+def checked(db: Database, dataset_id: int, f: SampleFilters) -> SampleFilters:
+    """The one check of a filter beyond its model: a named selection must be one of the dataset's (else 404)."""
+    selections.check_filters(db, dataset_id, f)
+    return f
+
+
+def _checked_params(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> SampleFilters:
+    return checked(db, dataset_id, _filters(f))
+
+
+# the filters of a route, parsed from the query and checked (facets, statistics, distributions, export)
+Filters = Annotated[SampleFilters, Depends(_checked_params)]
 
 
 # -- replies ---------------------------------------------------------------------------------------------------
@@ -235,7 +250,10 @@ Tag = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class TagEdit(RequestModel):
-    sample_ids: list[IdValue] = Field(min_length=1, max_length=tags.MAX_IDS)
+    sample_ids: list[IdValue] = Field(default_factory=list, max_length=tags.MAX_IDS)
+    selection: int | None = Field(
+        None, ge=1, le=2**63 - 1, description="instead of sample_ids: every sample of this stored selection"
+    )
     add: list[Tag] = Field(default_factory=list, max_length=100)
     remove: list[Tag] = Field(default_factory=list, max_length=100)
 
@@ -251,12 +269,14 @@ class TagEdit(RequestModel):
     def _something(self) -> TagEdit:
         if not self.add and not self.remove:
             raise ValueError("give tags to add and/or remove")
+        if bool(self.sample_ids) == (self.selection is not None):
+            raise ValueError("give either sample_ids or selection (a stored selection's id)")
         return self
 
 
 class TagsEdited(BaseModel):
     affected: int = Field(description="samples whose tags changed")
-    matched: int = Field(description="of the given ids, samples of this dataset")
+    matched: int = Field(description="of the given ids (or the selection), samples of this dataset")
     added: int
     removed: int
 
@@ -292,7 +312,7 @@ def list_samples(
     if runs and not boxes:
         raise Invalid("runs: give boxes=true to get the boxes of prediction runs")
     query = SampleQuery(**q.model_dump(exclude_unset=True))
-    selections.check_filters(db, dataset_id, query)
+    checked(db, dataset_id, query)
     # DuckDB encodes the reply in the page's query (app/services/samples.py): validating ~3,000 boxes
     # against SamplesPage and encoding them took 3x longer than the query. The query builds exactly the
     # model's shape (tests/test_samples_boxes.py holds it to the schema), so the bytes go out as they are.
@@ -309,16 +329,14 @@ def get_sample(
 
 
 @router.get("/datasets/{dataset_id}/facets", response_model=Facets, responses=errors(404, 409, 422))
-def facets(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> dict[str, Any]:
+def facets(dataset_id: Id, f: Filters, db: DbDep) -> dict[str, Any]:
     """Counts per category, split and tag of the samples matching the filters."""
-    selections.check_filters(db, dataset_id, f)
-    return stats.facets(db, dataset_id, _filters(f))
+    return stats.facets(db, dataset_id, f)
 
 
 @router.get("/datasets/{dataset_id}/statistics", response_model=Statistics, responses=errors(404, 409, 422))
-def statistics(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> dict[str, Any]:
-    selections.check_filters(db, dataset_id, f)
-    return stats.statistics(db, dataset_id, _filters(f))
+def statistics(dataset_id: Id, f: Filters, db: DbDep) -> dict[str, Any]:
+    return stats.statistics(db, dataset_id, f)
 
 
 @router.get(
@@ -326,29 +344,31 @@ def statistics(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -
     response_model=Distributions,
     responses=errors(404, 409, 422),
 )
-def distributions(dataset_id: Id, f: Annotated[FilterParams, Query()], db: DbDep) -> dict[str, Any]:
+def distributions(dataset_id: Id, f: Filters, db: DbDep) -> dict[str, Any]:
     """Boxes per image, image sizes and box aspect ratios of the samples matching the filters."""
-    return stats.distributions(db, dataset_id, _filters(f))
+    return stats.distributions(db, dataset_id, f)
 
 
 @router.post("/datasets/{dataset_id}/tags", response_model=TagsEdited, responses=errors(404, 422))
 def edit_tags(dataset_id: Id, body: TagEdit, db: DbDep) -> dict[str, Any]:
-    """Add and/or remove tags on up to 10,000 samples in one transaction."""
-    return tags.edit_tags(db, dataset_id, body.sample_ids, body.add, body.remove)
+    """Add and/or remove tags on up to 10,000 listed samples, or on a stored selection, in one transaction."""
+    if body.selection is not None:
+        checked(db, dataset_id, SampleFilters(selection=body.selection))
+    return tags.edit_tags(db, dataset_id, body.sample_ids, body.add, body.remove, selection=body.selection)
 
 
-def _parse_filters(filters: dict[str, Any]) -> SampleFilters:
+def _parse_filters(db: Database, dataset_id: int, filters: dict[str, Any]) -> SampleFilters:
     try:
-        return SampleFilters(**filters)
+        parsed = SampleFilters(**filters)
     except ValidationError as error:
         raise Invalid("filters: " + readable(error)) from None
+    return checked(db, dataset_id, parsed)
 
 
 @router.post("/datasets/{dataset_id}/views", status_code=201, response_model=View, responses=errors(404, 409, 422))
 def create_view(dataset_id: Id, body: CreateView, db: DbDep) -> dict[str, Any]:
     """Save the filters under a name (validated like the samples query)."""
-    filters = _parse_filters(body.filters)
-    selections.check_filters(db, dataset_id, filters)
+    filters = _parse_filters(db, dataset_id, body.filters)
     return views.create_view(db, dataset_id, body.name, filters)
 
 
@@ -387,11 +407,10 @@ def delete_view(dataset_id: Id, view_id: Id, db: DbDep) -> Response:
 )
 def export_dataset(
     dataset_id: Id,
-    f: Annotated[FilterParams, Query()],
+    f: Filters,
     db: DbDep,
     format: Literal[EXPORT_CHOICES] = Query("coco", description="coco (JSON) or yolo (zip)"),
 ) -> StreamingResponse:
-    selections.check_filters(db, dataset_id, f)
-    result = export.export(db, dataset_id, format, _filters(f))
+    result = export.export(db, dataset_id, format, f)
     headers = {"Content-Disposition": f'attachment; filename="{result.filename}"'}
     return StreamingResponse(result.body, media_type=result.media_type, headers=headers)

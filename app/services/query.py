@@ -47,6 +47,9 @@ class SampleFilters(BaseModel):
     split: str | None = Field(None, min_length=1, max_length=200)
     category: str | None = Field(None, min_length=1, max_length=200, description="category name")
     tag: list[str] = Field(default_factory=list, max_length=50, description="all of these tags")
+    exclude_tag: list[str] = Field(
+        default_factory=list, max_length=50, description="none of these tags (e.g. exclude_tag=duplicate)"
+    )
     search: str | None = Field(None, min_length=1, max_length=500, description="file-name substring")
     min_annotations: int | None = Field(None, ge=0)
     max_annotations: int | None = Field(None, ge=0)
@@ -162,6 +165,14 @@ def where(dataset_id: int, f: SampleFilters) -> tuple[str, list[Any]]:
             "GROUP BY t.sample_id HAVING count(DISTINCT t.tag) = ?)"
         )
         params.extend([dataset_id, *tags, len(tags)])
+    excluded = list(dict.fromkeys(f.exclude_tag))
+    if excluded:
+        marks = ", ".join("?" for _ in excluded)
+        clauses.append(
+            "NOT EXISTS (SELECT 1 FROM sample_tags t WHERE t.dataset_id = ? AND t.sample_id = s.id "
+            f"AND t.tag IN ({marks}))"
+        )
+        params.extend([dataset_id, *excluded])
     if f.ids:
         clauses.append("list_contains(?::BIGINT[], s.id)")
         params.append(list(dict.fromkeys(f.ids)))

@@ -13,8 +13,14 @@ MAX_IDS = 10_000
 
 
 def edit_tags(
-    db: Database, dataset_id: int, sample_ids: list[int], add: list[str], remove: list[str]
+    db: Database,
+    dataset_id: int,
+    sample_ids: list[int],
+    add: list[str],
+    remove: list[str],
+    selection: int | None = None,
 ) -> dict[str, Any]:
+    """Tags on the listed samples, or (`selection`) on every sample of a stored selection."""
     ids = list(dict.fromkeys(sample_ids))
     add = list(dict.fromkeys(t for t in add))
     remove = [t for t in dict.fromkeys(remove) if t not in add]
@@ -23,11 +29,18 @@ def edit_tags(
         cur.register("_ids", pa.table({"id": pa.array(ids, pa.int64())}))
         cur.register("_add", pa.table({"tag": pa.array(add, pa.string())}))
         try:
-            cur.execute(
-                "CREATE TEMP TABLE _targets AS SELECT s.id FROM samples s "
-                "WHERE s.dataset_id = ? AND s.id IN (SELECT id FROM _ids)",
-                [dataset_id],
-            )
+            if selection is None:
+                cur.execute(
+                    "CREATE TEMP TABLE _targets AS SELECT s.id FROM samples s "
+                    "WHERE s.dataset_id = ? AND s.id IN (SELECT id FROM _ids)",
+                    [dataset_id],
+                )
+            else:
+                cur.execute(
+                    "CREATE TEMP TABLE _targets AS SELECT s.id FROM samples s WHERE s.dataset_id = ? AND s.id IN "
+                    "(SELECT x.sample_id FROM selection_samples x WHERE x.dataset_id = ? AND x.selection_id = ?)",
+                    [dataset_id, dataset_id, selection],
+                )
             matched = cur.execute("SELECT count(*) FROM _targets").fetchone()[0]
             removed_rows = []
             if remove:

@@ -45,10 +45,10 @@ def decode_image(path: Path | str, roots: list[Path], size: int = INPUT_SIZE, en
     return _to_input(pixels.load_rgb(path, roots, entry, draft=(size, size)), size)
 
 
-def decode_bytes(data: bytes, size: int = INPUT_SIZE) -> np.ndarray:
+def decode_bytes(data: bytes, size: int = INPUT_SIZE, name: str = "the upload") -> np.ndarray:
     if not data:
-        raise ImageUnreadable("the upload is empty")
-    return _to_input(pixels.rgb_from_bytes(data, draft=(size, size)), size)
+        raise ImageUnreadable(f"{name}: the upload is empty")
+    return _to_input(pixels.rgb_from_bytes(data, name=name, draft=(size, size)), size)
 
 
 def cpu_has_native_bf16() -> bool:

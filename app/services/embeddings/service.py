@@ -403,14 +403,15 @@ class EmbeddingService:
             )
         return _hits(index.top_k(index.vectors[pos], k, exclude=pos))
 
-    def similar_to_image(self, dataset_id: int, data: bytes, k: int) -> list[dict[str, Any]]:
+    def similar_to_image(self, dataset_id: int, data: bytes, k: int, name: str = "the upload") -> list[dict[str, Any]]:
         self._require_dataset(dataset_id)
-        pixels = decode_bytes(data)  # before the index: a bad upload is the client's error either way
+        pixels = decode_bytes(data, name=name)  # before the index: a bad upload is the client's error either way
         index = self._embedded_index(dataset_id)
         query = self.encoder().embed(pixels[None])[0]
         return _hits(index.top_k(query, k))
 
-    def duplicates(self, dataset_id: int, threshold: float) -> dict[str, Any]:
+    def duplicate_groups(self, dataset_id: int, threshold: float) -> tuple[VectorIndex, list[list[int]]]:
+        """The index and its near-duplicate groups at the threshold (cached until the vectors change)."""
         self._require_dataset(dataset_id)
         index = self._embedded_index(dataset_id)
         key = (dataset_id, index.model, f"duplicates:{threshold!r}")
@@ -426,11 +427,15 @@ class EmbeddingService:
                 time.perf_counter() - started,
             )
             self._remember(key, groups)
+        return groups
+
+    def duplicates(self, dataset_id: int, threshold: float) -> dict[str, Any]:
+        index, groups = self.duplicate_groups(dataset_id, threshold)
         return {
             "model": index.model,
             "threshold": threshold,
             "samples": len(index),
-            "groups": [{"sample_ids": g, "size": len(g)} for g in groups[1]],
+            "groups": [{"sample_ids": g, "size": len(g)} for g in groups],
         }
 
     def projection(self, dataset_id: int, method: str = "pca") -> dict[str, Any]:

@@ -131,6 +131,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/datasets/{dataset_id}/duplicates/tag": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tag Duplicates
+         * @description Keep one sample per group (the rule's or `keep`'s) and tag every other member `duplicate`.
+         */
+        post: operations["tag_duplicates_api_datasets__dataset_id__duplicates_tag_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/datasets/{dataset_id}/embeddings": {
         parameters: {
             query?: never;
@@ -449,7 +469,13 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Similar To Upload */
+        /**
+         * Similar To Upload
+         * @description The k samples that look most like a picture that need not be in the dataset (query by image).
+         *
+         *     The body is the image itself, read into memory up to the limit: never written to disk (a multipart
+         *     form would be spooled to a temporary file outside the state directory first), decoded like a dataset file.
+         */
         post: operations["similar_to_upload_api_datasets__dataset_id__similar_post"];
         delete?: never;
         options?: never;
@@ -505,7 +531,7 @@ export interface paths {
         put?: never;
         /**
          * Edit Tags
-         * @description Add and/or remove tags on up to 10,000 samples in one transaction.
+         * @description Add and/or remove tags on up to 10,000 listed samples, or on a stored selection, in one transaction.
          */
         post: operations["edit_tags_api_datasets__dataset_id__tags_post"];
         delete?: never;
@@ -796,14 +822,6 @@ export interface components {
             target_id: number;
             /** User */
             user: string;
-        };
-        /** Body_similar_to_upload_api_datasets__dataset_id__similar_post */
-        Body_similar_to_upload_api_datasets__dataset_id__similar_post: {
-            /**
-             * Image
-             * @description a picture (JPEG, PNG, ...) that need not be in the dataset
-             */
-            image: string;
         };
         /** BoxCategory */
         BoxCategory: {
@@ -1107,6 +1125,11 @@ export interface components {
                  */
                 eval_run?: string | null;
                 /**
+                 * Exclude Tag
+                 * @description none of these tags (e.g. exclude_tag=duplicate)
+                 */
+                exclude_tag?: string[];
+                /**
                  * Has Fn
                  * @description samples with (true) / without (false) missed boxes
                  */
@@ -1258,17 +1281,73 @@ export interface components {
         };
         /** DuplicateGroup */
         DuplicateGroup: {
-            /** Sample Ids */
+            /**
+             * Kept
+             * @description the sample the action keeps by default (see keep_rule)
+             */
+            kept: number;
+            /**
+             * Members
+             * @description the kept sample first, then by similarity to it
+             */
+            members: components["schemas"]["DuplicateMember"][];
+            /**
+             * Sample Ids
+             * @description ascending
+             */
             sample_ids: number[];
+            /**
+             * Score
+             * @description the lowest cosine similarity of a member to the kept sample
+             */
+            score: number;
             /** Size */
             size: number;
         };
+        /** DuplicateMember */
+        DuplicateMember: {
+            /** File Name */
+            file_name: string;
+            /** Height */
+            height: number | null;
+            /** Sample Id */
+            sample_id: number;
+            /**
+             * Score
+             * @description cosine similarity to the kept sample (1 for the kept one)
+             */
+            score: number;
+            /**
+             * Tagged
+             * @description carries the tag `duplicate` now
+             */
+            tagged: boolean;
+            /** Width */
+            width: number | null;
+        };
         /** Duplicates */
         Duplicates: {
-            /** Groups */
+            /**
+             * Duplicates
+             * @description samples the action would tag (every group's size minus one)
+             */
+            duplicates: number;
+            /**
+             * Group Count
+             * @description groups at this threshold (the reply holds offset..offset+limit)
+             */
+            group_count: number;
+            /**
+             * Groups
+             * @description largest first, then by first sample id
+             */
             groups: components["schemas"]["DuplicateGroup"][];
+            /** Keep Rule */
+            keep_rule: string;
             /** Model */
             model: string;
+            /** Offset */
+            offset: number;
             /**
              * Samples
              * @description embedded samples compared
@@ -1278,6 +1357,35 @@ export interface components {
             threshold: number;
         } & {
             [key: string]: unknown;
+        };
+        /** DuplicatesTagged */
+        DuplicatesTagged: {
+            /**
+             * Added
+             * @description of those, newly tagged
+             */
+            added: number;
+            /** Groups */
+            groups: number;
+            /** Keep Rule */
+            keep_rule: string;
+            /**
+             * Kept
+             * @description one per group
+             */
+            kept: number;
+            /**
+             * Removed
+             * @description kept samples whose tag was removed
+             */
+            removed: number;
+            /** Tag */
+            tag: string;
+            /**
+             * Tagged
+             * @description samples that carry the tag now (every group's members but the kept one)
+             */
+            tagged: number;
         };
         /** EditReply */
         EditReply: {
@@ -2040,6 +2148,19 @@ export interface components {
                 [key: string]: unknown;
             } | null;
         };
+        /** TagDuplicates */
+        TagDuplicates: {
+            /**
+             * Keep
+             * @description samples to keep instead of the rule's (one per group)
+             */
+            keep?: number[];
+            /**
+             * Threshold
+             * @default 0.95
+             */
+            threshold: number;
+        };
         /** TagEdit */
         TagEdit: {
             /** Add */
@@ -2047,7 +2168,12 @@ export interface components {
             /** Remove */
             remove?: string[];
             /** Sample Ids */
-            sample_ids: number[];
+            sample_ids?: number[];
+            /**
+             * Selection
+             * @description instead of sample_ids: every sample of this stored selection
+             */
+            selection?: number | null;
         };
         /** TagsEdited */
         TagsEdited: {
@@ -2060,7 +2186,7 @@ export interface components {
             affected: number;
             /**
              * Matched
-             * @description of the given ids, samples of this dataset
+             * @description of the given ids (or the selection), samples of this dataset
              */
             matched: number;
             /** Removed */
@@ -2204,6 +2330,11 @@ export interface components {
                  * @description prediction run
                  */
                 eval_run?: string | null;
+                /**
+                 * Exclude Tag
+                 * @description none of these tags (e.g. exclude_tag=duplicate)
+                 */
+                exclude_tag?: string[];
                 /**
                  * Has Fn
                  * @description samples with (true) / without (false) missed boxes
@@ -2795,6 +2926,10 @@ export interface operations {
             query?: {
                 /** @description cosine similarity that makes two samples duplicates */
                 threshold?: number;
+                /** @description rows to skip */
+                offset?: number;
+                /** @description groups in the reply (all when not given) */
+                limit?: number | null;
             };
             header?: never;
             path: {
@@ -2811,6 +2946,77 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Duplicates"];
+                };
+            };
+            /** @description Not found */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Conflicts with the stored state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+            /** @description Invalid input */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ValidationErrorReply"];
+                };
+            };
+            /** @description Temporarily unavailable; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
+                };
+            };
+        };
+    };
+    tag_duplicates_api_datasets__dataset_id__duplicates_tag_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                dataset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TagDuplicates"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DuplicatesTagged"];
+                };
+            };
+            /** @description The body cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorReply"];
                 };
             };
             /** @description Not found */
@@ -2992,6 +3198,7 @@ export interface operations {
     evaluation_api_datasets__dataset_id__evaluation_get: {
         parameters: {
             query: {
+                /** @description prediction run */
                 run: string;
                 iou?: number;
                 split?: string | null;
@@ -3166,6 +3373,7 @@ export interface operations {
     score_thresholds_api_datasets__dataset_id__evaluation_thresholds_get: {
         parameters: {
             query: {
+                /** @description prediction run */
                 run: string;
                 iou?: number;
                 split?: string | null;
@@ -3221,11 +3429,15 @@ export interface operations {
     export_dataset_api_datasets__dataset_id__export_get: {
         parameters: {
             query?: {
+                /** @description coco (JSON) or yolo (zip) */
+                format?: "coco" | "yolo";
                 split?: string | null;
                 /** @description category name */
                 category?: string | null;
                 /** @description all of these tags */
                 tag?: string[];
+                /** @description none of these tags (e.g. exclude_tag=duplicate) */
+                exclude_tag?: string[];
                 /** @description file-name substring */
                 search?: string | null;
                 min_annotations?: number | null;
@@ -3250,8 +3462,6 @@ export interface operations {
                 ids?: number[];
                 /** @description only the samples of this stored selection (POST .../selections) */
                 selection?: number | null;
-                /** @description coco (JSON) or yolo (zip) */
-                format?: "coco" | "yolo";
             };
             header?: never;
             path: {
@@ -3308,6 +3518,8 @@ export interface operations {
                 category?: string | null;
                 /** @description all of these tags */
                 tag?: string[];
+                /** @description none of these tags (e.g. exclude_tag=duplicate) */
+                exclude_tag?: string[];
                 /** @description file-name substring */
                 search?: string | null;
                 min_annotations?: number | null;
@@ -3791,6 +4003,8 @@ export interface operations {
                 category?: string | null;
                 /** @description all of these tags */
                 tag?: string[];
+                /** @description none of these tags (e.g. exclude_tag=duplicate) */
+                exclude_tag?: string[];
                 /** @description file-name substring */
                 search?: string | null;
                 min_annotations?: number | null;
@@ -3968,6 +4182,8 @@ export interface operations {
         parameters: {
             query?: {
                 k?: number;
+                /** @description the file's name, quoted in error messages */
+                name?: string;
             };
             header?: never;
             path: {
@@ -3975,9 +4191,16 @@ export interface operations {
             };
             cookie?: never;
         };
+        /** @description the picture's bytes as the body (at most 50 MiB) */
         requestBody: {
             content: {
-                "multipart/form-data": components["schemas"]["Body_similar_to_upload_api_datasets__dataset_id__similar_post"];
+                "application/octet-stream": string;
+                "image/bmp": string;
+                "image/gif": string;
+                "image/jpeg": string;
+                "image/png": string;
+                "image/tiff": string;
+                "image/webp": string;
             };
         };
         responses: {
@@ -4054,6 +4277,8 @@ export interface operations {
                 category?: string | null;
                 /** @description all of these tags */
                 tag?: string[];
+                /** @description none of these tags (e.g. exclude_tag=duplicate) */
+                exclude_tag?: string[];
                 /** @description file-name substring */
                 search?: string | null;
                 min_annotations?: number | null;
@@ -4133,6 +4358,8 @@ export interface operations {
                 category?: string | null;
                 /** @description all of these tags */
                 tag?: string[];
+                /** @description none of these tags (e.g. exclude_tag=duplicate) */
+                exclude_tag?: string[];
                 /** @description file-name substring */
                 search?: string | null;
                 min_annotations?: number | null;
