@@ -142,3 +142,97 @@ def test_a_lasso_selects_exactly_the_points_inside_and_the_grid_facets_and_tags_
     with map_server.client() as client:
         tagged = client.get(f"/datasets/{d}/samples", params={"tag": "lasso", "limit": 500}).json()["items"]
     assert sorted(s["id"] for s in tagged) == expected
+
+
+@pytest.fixture(scope="module")
+def dups(map_server):
+    """A second dataset on the same server: every photo twice (the copy imported second), embedded."""
+    root = map_server.state_dir / "datasets" / "dups"
+    make_photos(root, copies=2)
+    with map_server.client() as client:
+        job = import_dataset(client, "dups", root / "annotations.json", "coco")
+        assert job["state"] == "succeeded", job
+        d = job["dataset_id"]
+        embedded = client.post(f"/datasets/{d}/embeddings")
+        assert wait_job(client, embedded.json()["job_id"], timeout=300)["state"] == "succeeded"
+    return d
+
+
+def test_the_duplicates_action_tags_all_but_one_per_group_and_the_exclude_filter_hides_them(page, map_server, dups):
+    page.set_default_timeout(TIMEOUT)
+    d = dups
+    with map_server.client() as client:
+        groups = client.get(f"/datasets/{d}/duplicates").json()["groups"]
+        names = {
+            s["id"]: s["file_name"] for s in client.get(f"/datasets/{d}/samples", params={"limit": 500}).json()["items"]
+        }
+    assert len(groups) == 13 and all(g["size"] == 2 for g in groups)
+    page.goto(f"{map_server.url}/datasets/{d}")
+    page.get_by_test_id("nav-duplicates").click()
+    page.wait_for_url(re.compile(rf"/datasets/{d}/duplicates$"))
+    page.locator("[data-testid=dup-group]").first.wait_for()
+    assert page.get_by_test_id("dataset-name").inner_text() == "dups"
+    assert page.get_by_test_id("dup-summary").get_attribute("data-groups") == "13"
+    # the original (imported first, same size) is kept; the user keeps the copy of the first group instead
+    first = page.locator("[data-testid=dup-group]").first
+    default_kept = int(first.get_attribute("data-kept"))
+    assert not names[default_kept].endswith("_1.jpg")
+    first.get_by_test_id("dup-keep").click()
+    chosen = int(first.get_attribute("data-kept"))
+    assert chosen != default_kept and names[chosen].endswith("_1.jpg")
+    page.get_by_test_id("dup-tag").click()
+    page.get_by_test_id("dup-result").wait_for()
+
+    expected_kept = {g["kept"] for g in groups} - {default_kept} | {chosen}
+    with map_server.client() as client:
+        tagged = client.get(f"/datasets/{d}/samples", params={"tag": "duplicate", "limit": 500}).json()["items"]
+    assert {s["id"] for s in tagged} == set(names) - expected_kept
+    for g in groups:  # exactly one member of every group is left untagged
+        assert len(set(g["sample_ids"]) - {s["id"] for s in tagged}) == 1
+
+    # it survives a reload: the page reads the tags back from the server
+    page.reload()
+    page.locator("[data-testid=dup-group]").first.wait_for()
+    page.wait_for_function("() => document.querySelectorAll('.dup-member[data-tagged=\"1\"]').length === 13")
+    assert int(page.locator("[data-testid=dup-group]").first.get_attribute("data-kept")) == chosen  # it stands
+    assert page.locator(f".dup-member[data-sample-id='{chosen}']").get_attribute("data-tagged") == "0"
+
+    # the grid without duplicates: exactly the kept ones, the exclusion in the URL and the sidebar
+    page.get_by_test_id("dup-tag").click()
+    page.get_by_test_id("dup-result").wait_for()
+    page.get_by_test_id("dup-open-without").click()
+    page.wait_for_url(re.compile(r"[?&]xtag=duplicate"))
+    page.wait_for_function("() => document.querySelector('[data-testid=total]')?.textContent === '13 samples'")
+    page.locator("[data-excluded-tag=duplicate]").wait_for()
+    shown = sorted(page.locator(".cell .caption-name").all_inner_texts())
+    with map_server.client() as client:
+        kept = client.get(f"/datasets/{d}/samples", params={"exclude_tag": "duplicate", "limit": 500}).json()["items"]
+    assert shown == sorted(s["file_name"] for s in kept) and len(kept) == 13
+
+
+def test_query_by_image_finds_the_original_first(page, map_server, tmp_path) -> None:
+    page.set_default_timeout(TIMEOUT)
+    d = map_server.dataset_id
+    with map_server.client() as client:
+        items = client.get(f"/datasets/{d}/samples", params={"limit": 500}).json()["items"]
+    original = next(s for s in items if s["file_name"] == "chelsea.jpg")
+    probe = tmp_path / "cat-small.png"
+    from PIL import Image
+
+    with Image.open(map_server.state_dir / "datasets" / "photos" / "images" / "chelsea.jpg") as image:
+        image.resize((image.width * 3 // 5, image.height * 3 // 5)).save(probe)
+    page.goto(f"{map_server.url}/datasets/{d}")
+    page.get_by_test_id("nav-similar").click()
+    page.wait_for_url(re.compile(rf"/datasets/{d}/similar$"))
+    page.get_by_test_id("similar-file").set_input_files(str(probe))
+    hits = page.locator("[data-testid=similar-hits] li")
+    hits.first.wait_for()
+    assert int(hits.first.get_attribute("data-sample-id")) == original["id"]
+
+    # "find similar" from the grid: one selected sample, its look-alikes (itself excluded)
+    page.goto(f"{map_server.url}/datasets/{d}")
+    page.locator(f".cell[data-sample-id='{original['id']}'] .check").click()
+    page.get_by_test_id("grid-find-similar").click()
+    page.wait_for_url(re.compile(rf"/similar\?sample={original['id']}$"))
+    page.locator("[data-testid=similar-hits] li").first.wait_for()
+    assert page.locator(f"[data-testid=similar-hits] li[data-sample-id='{original['id']}']").count() == 0

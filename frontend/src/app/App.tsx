@@ -15,6 +15,8 @@ function Lazy({ children }: { children: React.ReactNode }) {
   return <Suspense fallback={<Spinner label="Loading the view…" />}>{children}</Suspense>;
 }
 const MapPage = lazy(() => import("@/features/embeddings").then((m) => ({ default: m.MapPage })));
+const DuplicatesPage = lazy(() => import("@/features/duplicates/components/DuplicatesPage").then((m) => ({ default: m.DuplicatesPage })));
+const SimilarPage = lazy(() => import("@/features/similar/components/SimilarPage").then((m) => ({ default: m.SimilarPage })));
 
 function NotFound() {
   return (
@@ -53,6 +55,8 @@ export function App() {
             <Route path="/datasets/:id/stats" element={<Lazy><StatsPage /></Lazy>} />
             <Route path="/datasets/:id/evaluation" element={<Lazy><EvaluationPage /></Lazy>} />
             <Route path="/datasets/:id/map" element={<Lazy><MapPage /></Lazy>} />
+            <Route path="/datasets/:id/duplicates" element={<Lazy><DuplicatesPage /></Lazy>} />
+            <Route path="/datasets/:id/similar" element={<Lazy><SimilarPage /></Lazy>} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </main>

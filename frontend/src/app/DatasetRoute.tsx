@@ -49,6 +49,12 @@ export function DatasetRoute() {
           <Link to={`/datasets/${id}/map`} className="nav-link" data-testid="nav-map">
             Embeddings map
           </Link>
+          <Link to={`/datasets/${id}/duplicates`} className="nav-link" data-testid="nav-duplicates">
+            Near-duplicates
+          </Link>
+          <Link to={`/datasets/${id}/similar`} className="nav-link" data-testid="nav-similar">
+            Find similar
+          </Link>
         </nav>
       </div>
       <Sidebar datasetId={id} view={view} setView={setView} />

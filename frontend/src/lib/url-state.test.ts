@@ -72,6 +72,18 @@ describe("URL state", () => {
     expect(toFilters(s)).toEqual({});
   });
 
+  it("excluded tags: in the URL, in the filters and back", () => {
+    const view = updateView(DEFAULT_VIEW, { xtags: ["duplicate", "blurry", "duplicate"] });
+    const url = serializeViewState(view);
+    expect(url).toBe("xtag=duplicate&xtag=blurry");
+    const back = parseViewState(url);
+    expect(back.xtags).toEqual(["duplicate", "blurry"]);
+    expect(toFilters(back).exclude_tag).toEqual(["duplicate", "blurry"]);
+    expect(fromFilters(DEFAULT_VIEW, { exclude_tag: ["duplicate"] }).xtags).toEqual(["duplicate"]);
+    expect(updateView(back, { xtags: [] }).xtags).toBeUndefined();
+    expect(serializeViewState(updateView(back, { xtags: [] }))).toBe("");
+  });
+
   it("maps to the backend's filters and back (saved views)", () => {
     const s = parseViewState("split=train&tag=x&q=abc&min=2&run=r&fn=1&sort=worst&size=120");
     const f = toFilters(s);

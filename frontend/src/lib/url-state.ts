@@ -10,6 +10,7 @@ export interface ViewState {
   split?: string;
   category?: string;
   tags: string[];
+  xtags?: string[]; // none of these tags (e.g. "duplicate": everything but the duplicates)
   search?: string;
   minBoxes?: number;
   maxBoxes?: number;
@@ -23,6 +24,7 @@ export interface ViewState {
   predicted?: string;
   error?: string;
   selection?: number; // a stored selection (a lasso on the embeddings map)
+  compare?: string; // the evaluation view's second run, side by side with `run`
   // order
   sort: string;
   dir?: SortDir;
@@ -86,6 +88,7 @@ export function parseViewState(search: string | URLSearchParams): ViewState {
     split: text(p.get("split")),
     category: text(p.get("category")),
     tags: unique(p.getAll("tag")),
+    xtags: p.getAll("xtag").length ? unique(p.getAll("xtag")) : undefined,
     search: text(p.get("q")),
     minBoxes: int(p.get("min")),
     maxBoxes: int(p.get("max")),
@@ -98,6 +101,7 @@ export function parseViewState(search: string | URLSearchParams): ViewState {
     predicted: run && text(p.get("actual")) ? text(p.get("predicted")) : undefined,
     error: run ? text(p.get("error")) : undefined,
     selection: int(p.get("sel"), 1),
+    compare: text(p.get("vs")),
     sort: text(p.get("sort")) ?? DEFAULT_VIEW.sort,
     dir: dir === "asc" || dir === "desc" ? dir : undefined,
     gt: bool(p.get("gt")) ?? true,
@@ -121,6 +125,7 @@ export function serializeViewState(s: ViewState): string {
   put("split", s.split);
   put("category", s.category);
   for (const tag of unique(s.tags)) p.append("tag", tag);
+  for (const tag of unique(s.xtags ?? [])) p.append("xtag", tag);
   put("q", s.search);
   put("min", s.minBoxes);
   put("max", s.maxBoxes);
@@ -137,6 +142,7 @@ export function serializeViewState(s: ViewState): string {
     put("error", s.error);
   }
   put("sel", s.selection);
+  put("vs", s.compare);
   if (s.sort !== DEFAULT_VIEW.sort) put("sort", s.sort);
   put("dir", s.dir);
   if (!s.gt) put("gt", false);
@@ -153,6 +159,7 @@ export function serializeViewState(s: ViewState): string {
 export function updateView(s: ViewState, change: Partial<ViewState>): ViewState {
   const next = { ...s, ...change };
   for (const key of Object.keys(next) as (keyof ViewState)[]) if (next[key] === undefined) delete next[key];
+  if (next.xtags && next.xtags.length === 0) delete next.xtags;
   if (!next.run) {
     delete next.hasFp;
     delete next.hasFn;
@@ -168,13 +175,14 @@ export function updateView(s: ViewState, change: Partial<ViewState>): ViewState 
   return next;
 }
 
-const FILTER_KEYS = new Set<keyof ViewState>(["split", "category", "tags", "search", "minBoxes", "maxBoxes", "review", "run", "hasFp", "hasFn", "iou", "actual", "predicted", "error", "selection"]);
+const FILTER_KEYS = new Set<keyof ViewState>(["split", "category", "tags", "xtags", "search", "minBoxes", "maxBoxes", "review", "run", "hasFp", "hasFn", "iou", "actual", "predicted", "error", "selection"]);
 
 /** The backend's filter parameters (facets, statistics, samples, tags, saved views). */
 export interface SampleFilters {
   split?: string;
   category?: string;
   tag?: string[];
+  exclude_tag?: string[];
   search?: string;
   min_annotations?: number;
   max_annotations?: number;
@@ -194,6 +202,7 @@ export function toFilters(s: ViewState): SampleFilters {
     split: s.split,
     category: s.category,
     tag: s.tags.length ? [...s.tags] : undefined,
+    exclude_tag: s.xtags?.length ? [...s.xtags] : undefined,
     search: s.search,
     min_annotations: s.minBoxes,
     max_annotations: s.maxBoxes,
@@ -223,6 +232,7 @@ export function fromFilters(current: ViewState, f: Record<string, unknown>): Vie
       split: str(f.split),
       category: str(f.category),
       tags: Array.isArray(f.tag) ? unique(f.tag.filter((t): t is string => typeof t === "string")) : [],
+      xtags: Array.isArray(f.exclude_tag) && f.exclude_tag.length ? unique(f.exclude_tag.filter((t): t is string => typeof t === "string")) : undefined,
       search: str(f.search),
       minBoxes: num(f.min_annotations),
       maxBoxes: num(f.max_annotations),

@@ -1,7 +1,9 @@
 import { useMemo, useState } from "react";
+import { useQuery } from "@tanstack/react-query";
 import { Link, useNavigate, useParams } from "react-router-dom";
 import { ErrorMessage, ProgressBar, Spinner } from "@/components/feedback";
 import { imageUrl } from "@/lib/api/client";
+import { datasetQuery } from "@/lib/api/queries";
 import { hashName } from "@/lib/colors";
 import { serializeViewState, DEFAULT_VIEW } from "@/lib/url-state";
 import {
@@ -41,6 +43,7 @@ export function MapPage() {
   const id = Number(useParams().id);
   const navigate = useNavigate();
   const status = useEmbeddingStatus(id);
+  const dataset = useQuery(datasetQuery(id));
   const [method, setMethod] = useState<Method>("pca");
   const [by, setBy] = useState<ColorBy>("category");
   const [run, setRun] = useState<string | undefined>();
@@ -108,7 +111,9 @@ export function MapPage() {
       <div className="crumbs">
         <Link to="/">Datasets</Link>
         <span aria-hidden>/</span>
-        <Link to={`/datasets/${id}`}>dataset {id}</Link>
+        <Link to={`/datasets/${id}`} data-testid="dataset-name">
+          {dataset.data?.name ?? "…"}
+        </Link>
         <span aria-hidden>/</span>
         <strong>Embeddings map</strong>
         <span className="muted small num" data-testid="map-count">

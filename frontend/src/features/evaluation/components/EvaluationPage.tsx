@@ -147,7 +147,7 @@ function Evaluations({ id, view, setView }: { id: number; view: ViewState; setVi
   const navigate = useNavigate();
   const runs = useRuns(id);
   const runA = view.run ?? runs.data?.[0]?.run;
-  const [runB, setRunB] = useState<string | undefined>(undefined);
+  const runB = view.compare; // in the URL: a pasted link compares the same two runs
   const iou = view.iou ?? 0.5;
   const a = useEvaluation(id, runA, iou, view.split);
   const b = useEvaluation(id, runB !== runA ? runB : undefined, iou, view.split);
@@ -203,7 +203,7 @@ function Evaluations({ id, view, setView }: { id: number; view: ViewState; setVi
         </label>
         <label className="field inline">
           <span>Compare with</span>
-          <select value={runB ?? ""} onChange={(ev) => setRunB(ev.target.value || undefined)} data-testid="run-b">
+          <select value={runB ?? ""} onChange={(ev) => setView({ compare: ev.target.value || undefined })} data-testid="run-b">
             <option value="">—</option>
             {runs.data
               .filter((r) => r.run !== runA)

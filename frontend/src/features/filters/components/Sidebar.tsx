@@ -86,7 +86,7 @@ export function Sidebar({ datasetId, view, setView }: Props) {
           <button
             type="button"
             className="btn small ghost"
-            onClick={() => setView({ split: undefined, category: undefined, tags: [], search: undefined, minBoxes: undefined, maxBoxes: undefined, run: undefined })}
+            onClick={() => setView({ split: undefined, category: undefined, tags: [], xtags: undefined, search: undefined, minBoxes: undefined, maxBoxes: undefined, run: undefined })}
           >
             Clear filters
           </button>
@@ -189,9 +189,21 @@ export function Sidebar({ datasetId, view, setView }: Props) {
                   <span className="facet-name" />
                   <span className="facet-count num">{t.count.toLocaleString()}</span>
                 </button>
+                <button type="button" className="btn ghost small" data-hide-tag={value} title={`hide the samples tagged “${value}”`} onClick={() => setView({ xtags: [...(view.xtags ?? []), value], tags: view.tags.filter((x) => x !== value) })}>
+                  ⊘
+                </button>
               </li>
             );
           })}
+          {(view.xtags ?? []).map((value) => (
+            <li key={`not-${value}`}>
+              <button type="button" className="facet active" aria-pressed data-excluded-tag={value} title="show them again" onClick={() => setView({ xtags: (view.xtags ?? []).filter((x) => x !== value) })}>
+                <span className="tag-chip small">not {value}</span>
+                <span className="facet-name" />
+                <span className="facet-count">×</span>
+              </button>
+            </li>
+          ))}
           {data && data.tags.length === 0 && <li className="muted small">No tags yet: select samples in the grid and add one.</li>}
         </ul>
       </Section>

@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { Link } from "react-router-dom";
 import { ErrorMessage, ProgressBar } from "@/components/feedback";
 import type { ViewState } from "@/lib/url-state";
 import { useTagSelection } from "../api";
@@ -50,6 +51,11 @@ export function SelectionBar({ datasetId, view, total, selection, onSelectAll, o
       <button type="button" className="btn small" disabled={busy || !tag.trim()} onClick={() => void apply("remove")}>
         Remove tag
       </button>
+      {!selection.all && count === 1 && (
+        <Link className="btn small ghost" to={`/datasets/${datasetId}/similar?sample=${[...selection.ids][0]}`} data-testid="grid-find-similar">
+          Find similar
+        </Link>
+      )}
       <button type="button" className="btn small ghost" onClick={onClear} disabled={busy}>
         Clear selection
       </button>

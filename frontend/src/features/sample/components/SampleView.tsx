@@ -1,3 +1,4 @@
+import { Link } from "react-router-dom";
 import { useLayoutEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import { BoxOverlay } from "@/components/BoxOverlay";
 import { ErrorMessage, Spinner } from "@/components/feedback";
@@ -279,6 +280,11 @@ export function SampleView({ datasetId, view, setView }: Props) {
       {embedded && (
         <footer className="similar" data-testid="similar">
           <span className="similar-title">Similar</span>
+          {sampleId !== undefined && (
+            <Link className="small" to={`/datasets/${datasetId}/similar?sample=${sampleId}`} data-testid="find-similar">
+              more…
+            </Link>
+          )}
           {similar.isPending && <Spinner />}
           {similar.isError && <ErrorMessage error={similar.error} />}
           {similar.data?.map((hit) => (

@@ -1,0 +1,2 @@
+// The near-duplicates view is lazy-loaded: App.tsx imports ./components/DuplicatesPage dynamically.
+export {};
