@@ -106,6 +106,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.services = [jobs]
     app.state.embeddings = EmbeddingService(db, jobs, settings)
     app.state.services.append(app.state.embeddings)
+    await run_in_threadpool(app.state.embeddings.resume_maps)  # maps missing for stored vectors, as jobs
     plugins = PluginRegistry.discover(settings.plugin_dir, settings.plugins_enabled)
     app.state.plugins = plugins
     plugins.startup(settings)

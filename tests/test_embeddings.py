@@ -13,6 +13,7 @@ import time
 import zlib
 from pathlib import Path
 
+import duckdb
 import httpx
 import numpy as np
 import pytest
@@ -394,14 +395,32 @@ def test_vectors_survive_a_restart(server_factory, tmp_path: Path) -> None:
         ids = sample_ids(client, dataset_id)
         embed(client, dataset_id)
         before = client.get(f"/samples/{ids['coffee_half.jpg']}/similar", params={"k": 5}).json()
+        projection = client.get(f"/datasets/{dataset_id}/projection").json()
     second = server_factory(state_dir=state)
     with second, second.client() as client:
         status = client.get(f"/datasets/{dataset_id}/embeddings").json()
         assert status["models"] == [{"model": "efficientnet-lite0", "dim": 1280, "vectors": 34}]
+        assert status["jobs"] == []  # the embedding job stored the map: nothing to recompute
+        # the map is read back as stored, without loading the vectors
+        assert client.get(f"/datasets/{dataset_id}/projection").json() == projection
+        assert "vectors of dataset" not in second.log_path.read_text()
         assert client.get(f"/samples/{ids['coffee_half.jpg']}/similar", params={"k": 5}).json() == before
         assert ids[groups["coffee"][0]] in [h["sample_id"] for h in before[:3]]
         again = embed(client, dataset_id)
         assert again["result"]["embedded"] == 0
+    # vectors without a stored map (written before maps were stored): the app computes it as a job at start
+    with duckdb.connect(str(state / "datavisor.duckdb")) as con:
+        con.execute("DELETE FROM projections")
+    third = server_factory(state_dir=state)
+    with third, third.client() as client:
+        for job in client.get(f"/datasets/{dataset_id}/embeddings").json()["jobs"]:  # unless done already
+            assert wait_job(client, job["id"], timeout=120)["state"] == "succeeded"
+        assert client.get(f"/datasets/{dataset_id}/projection").json() == projection
+        assert third.log_path.read_text().count("vectors of dataset") == 1  # loaded once, by the job
+    with duckdb.connect(str(state / "datavisor.duckdb"), read_only=True) as con:
+        assert con.execute("SELECT kind, state FROM jobs ORDER BY created_at DESC LIMIT 1").fetchall() == [
+            ("projection", "succeeded")
+        ]
 
 
 def test_bring_your_own_torchscript_model_of_another_dimension(server_factory, tmp_path: Path) -> None:
@@ -425,7 +444,9 @@ def test_bring_your_own_torchscript_model_of_another_dimension(server_factory, t
         assert len(hits) == 3 and ids["chelsea_q25.jpg"] not in [h["sample_id"] for h in hits]
         upload = io.BytesIO()
         Image.fromarray(_array("rocket")).save(upload, "JPEG")
-        response = client.post(f"/datasets/{dataset_id}/similar", files={"image": ("r.jpg", upload.getvalue())})
+        response = client.post(
+            f"/datasets/{dataset_id}/similar", content=upload.getvalue(), headers={"Content-Type": "image/jpeg"}
+        )
         assert response.status_code == 200 and len(response.json()) == 20
         assert response.json()[0]["sample_id"] in {ids[f] for f in groups["rocket"]}
 
