@@ -76,6 +76,10 @@ def test_distributions_follow_the_filters(loaded) -> None:
             aspects = Counter(_bin_of(a["bbox"][2] / a["bbox"][3], bins) for a in boxes if a["bbox"][3] > 0)
             assert [b["count"] for b in bins] == [aspects.get(i, 0) for i in range(len(bins))]
             assert sum(aspects.values()) == len(boxes) > 0
+        # unfiltered, the aspect ratios come from the import summary: the same as the boxes' scan
+        stored = client.get(f"/datasets/{ds}/statistics/distributions").json()
+        live = client.get(f"/datasets/{ds}/statistics/distributions", params={"min_annotations": 0}).json()
+        assert stored == live
         assert client.get(f"/datasets/{ds}/statistics/distributions", params={"min_annotations": -1}).status_code == 422
         assert client.get("/datasets/999999/statistics/distributions").status_code == 404
 

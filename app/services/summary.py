@@ -1,6 +1,6 @@
 """Ground-truth summary computed once at import (numpy over the Arrow tables) and kept in
 `datasets.info["summary"]`: per split and category the boxes, the distinct samples and the box area,
-and per split the box-size histogram.
+and per split the box-size and box aspect-ratio histograms.
 
 Ground truth never changes after an import, and counting distinct samples per category over a
 million boxes is the one expensive aggregate of facets and statistics (hundreds of ms in DuckDB), so
@@ -17,6 +17,9 @@ from app.ingest import ParsedDataset
 
 # Edges (pixels) of the box-size histogram over sqrt(w * h); COCO calls < 32 small, < 96 medium.
 BOX_SIZE_EDGES = [0, 8, 16, 32, 64, 96, 128, 256, 512]
+# Edges of the aspect-ratio histogram over width / height (bin i: edges[i] <= w/h < edges[i+1], the last
+# open), symmetric around 1 on a log scale; the statistics view's distributions read it from here
+ASPECT_EDGES = (0.0, 1 / 8, 1 / 4, 1 / 3, 1 / 2, 2 / 3, 4 / 5, 5 / 4, 3 / 2, 2.0, 3.0, 4.0, 8.0)
 
 
 def size_bucket(w: np.ndarray, h: np.ndarray) -> np.ndarray:
@@ -51,6 +54,9 @@ def compute(parsed: ParsedDataset, category_offset: int) -> dict[str, Any]:
             }
         )
     buckets = size_bucket(w, h)
+    tall = h > 0
+    aspect = np.searchsorted(np.array(ASPECT_EDGES[1:]), w[tall] / h[tall], side="right")
+    split_of_aspect = split_of_box[tall]
     histograms = []
     for code, name in enumerate(names):
         mine = buckets[split_of_box == code]
@@ -59,6 +65,9 @@ def compute(parsed: ParsedDataset, category_offset: int) -> dict[str, Any]:
             {
                 "split": None if name == "\0" else str(name),
                 "bins": np.bincount(mine, minlength=len(BOX_SIZE_EDGES)).astype(int).tolist(),
+                "aspect": np.bincount(aspect[split_of_aspect == code], minlength=len(ASPECT_EDGES))
+                .astype(int)
+                .tolist(),
                 "coco": [
                     int((area_of < 1024).sum()),
                     int(((area_of >= 1024) & (area_of < 9216)).sum()),
