@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import vectors as synth  # noqa: E402
 from bench.similarity import build  # noqa: E402
+from tests.datasets_fixtures import wait_job  # noqa: E402
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.server import Server  # noqa: E402
 
@@ -71,7 +72,9 @@ def main() -> None:
         del vectors
         server = Server(state, torch_threads=2)
         with server, server.client(timeout=600) as client, sync_playwright() as pw:
-            proj = client.get("/datasets/1/projection").json()  # warm: the PCA is computed once per vectors
+            for job in client.get("/datasets/1/embeddings").json()["jobs"]:  # the PCA map the app queues at start
+                assert wait_job(client, job["id"], timeout=3600)["state"] == "succeeded"
+            proj = client.get("/datasets/1/projection").json()
             browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
             page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
             page.set_default_timeout(120_000)

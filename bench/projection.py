@@ -4,8 +4,9 @@
 
 Writes a DuckDB file with N synthetic unit vectors (bench/vectors.py, as bench/similarity.py; no model
 run), starts `datavisor serve`, then prints for GET /datasets/1/projection:
-- the first reply (loads the vectors and computes the PCA) and the cached reply p50/p95, end to end over
-  loopback, for `format=binary` (what the app fetches) and the columnar JSON;
+- the PCA job the app queues at start (these vectors came without an embedding job, which stores the map
+  itself): load the vectors, project, store; then the first reply (the stored map read back) and the
+  cached reply p50/p95, end to end over loopback, for `format=binary` (what the app fetches) and the columnar JSON;
 - the reply sizes, and the colours reply (`/projection/colors?by=category`) time and size;
 - with --tsne, the t-SNE job's duration.
 Targets (issue 15): reply <= 300 ms and <= 2 MB at 100K. The load average is printed: the machine is
@@ -58,8 +59,16 @@ def main() -> None:
         del vectors
         server = Server(state, torch_threads=2)
         with server, server.client(timeout=1800) as client:
+            # the vectors were written without an embedding job, so the app queues the PCA map at start
+            t0 = time.perf_counter()
+            for job in client.get("/datasets/1/embeddings").json()["jobs"]:
+                assert wait_job(client, job["id"], timeout=3600)["state"] == "succeeded"
+            print(
+                f"the app's PCA job at start (index load + PCA of {n} x 1280, stored): "
+                f"{time.perf_counter() - t0:.1f} s   load avg {os.getloadavg()[0]:.1f}"
+            )
             ms, size = timed(client, "/datasets/1/projection", format="binary")
-            print(f"first projection reply (index load + PCA of {n} x 1280): {ms:.0f} ms, {size / 1e6:.2f} MB")
+            print(f"first projection reply (the stored map, nothing in memory yet): {ms:.0f} ms, {size / 1e6:.2f} MB")
             for fmt in ("binary", "json"):
                 times, size = [], 0
                 for _ in range(args.rounds):
