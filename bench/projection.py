@@ -55,7 +55,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="dv-bench-proj-") as tmp:
         state = Path(tmp) / "state"
         (state / "datasets").mkdir(parents=True)
-        n = build(state, vectors)
+        n = build(state, vectors, with_map=False)
         del vectors
         server = Server(state, torch_threads=2)
         with server, server.client(timeout=1800) as client:

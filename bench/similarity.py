@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.db import Database  # noqa: E402
+from app.services.embeddings.index import VectorIndex  # noqa: E402
 from bench import vectors as synth  # noqa: E402
 from tests.server import Server  # noqa: E402
 
@@ -64,7 +65,9 @@ def pct(values: list[float]) -> str:
     return f"p50 {st.median(ordered):7.2f} ms  p95 {ordered[int(0.95 * (len(ordered) - 1))]:7.2f} ms"
 
 
-def build(state: Path, vectors: np.ndarray) -> int:
+def build(state: Path, vectors: np.ndarray, with_map: bool = True) -> int:
+    """Dataset 1 with N samples and their vectors; `with_map`: also the PCA map an embedding job stores
+    (without it the app computes the map as a job at start, competing with what is measured)."""
     n, dim = vectors.shape
     db = Database(state / "datavisor.duckdb")
     db.open()
@@ -101,6 +104,10 @@ def build(state: Path, vectors: np.ndarray) -> int:
         )
         cur.register("_emb", emb)
         cur.execute("INSERT INTO embeddings SELECT * FROM _emb")
+        if with_map:
+            coords = VectorIndex(ids, vectors, MODEL).projection()
+            cur.register("_map", pa.table({"sample_id": ids, "x": coords[:, 0], "y": coords[:, 1]}))
+            cur.execute("INSERT INTO projections SELECT 1, ?, 'pca', ?, sample_id, x, y FROM _map", [MODEL, n])
     db.close()
     return n
 
