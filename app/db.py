@@ -9,6 +9,7 @@ what is still running, then CHECKPOINTs and closes: the WAL is folded into the f
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 import time
@@ -30,6 +31,9 @@ SETTLE_SECONDS = 3.0
 INTERRUPT_SECONDS = 2.0
 
 
+_GENERATIONS = itertools.count(1)
+
+
 class DatabaseClosed(Unavailable):
     """The database is shutting down or not open; callers map this to 503."""
 
@@ -44,9 +48,10 @@ class Database:
         self._closing = False
         self._write_lock = threading.RLock()
         self.schema_version = 0
-        # Counts committed write transactions: a cache of something read from the database is valid while
-        # this has not moved (app/services/samples.py keeps the order of a filtered, sorted query by it).
-        self.generation = 0
+        # Moves at every committed write transaction (and at open): a cache of something read from the
+        # database is valid while this has not moved (app/services/samples.py keeps the order of a filtered,
+        # sorted query by it). Drawn from one process-wide counter, so no two databases share a value.
+        self.generation = next(_GENERATIONS)
         # Called with the seconds of every CHECKPOINT this process asks for (metrics observe it).
         self.on_checkpoint: Callable[[float], None] | None = None
 
@@ -57,6 +62,7 @@ class Database:
         replaying = wal.exists()
         started = time.perf_counter()
         self._conn = duckdb.connect(str(self.path), config=self._config)
+        self.generation = next(_GENERATIONS)
         if replaying:
             log.info("replayed write-ahead log %s in %.3f s", wal, time.perf_counter() - started)
         self._migrate()
@@ -198,4 +204,4 @@ class Database:
             try:
                 cur.execute("COMMIT")
             finally:  # a failed COMMIT may still have changed something: count it too
-                self.generation += 1
+                self.generation = next(_GENERATIONS)

@@ -44,7 +44,7 @@ def page_json(db: Database, dataset_id: int, q: SampleQuery, boxes: bool = False
     return b"".join((head.encode(), items.encode(), b',"boxes":', box_json.encode(), b"}"))
 
 
-# (database, dataset, WHERE clause, its parameters, ORDER BY) -> (Database.generation, every matching id in order)
+# (database file, dataset, WHERE clause, its parameters, ORDER BY) -> (Database.generation, every matching id in order)
 _ORDERS: OrderedDict[tuple, tuple[int, np.ndarray]] = OrderedDict()
 _ORDERS_LOCK = threading.Lock()
 _MAX_ORDERS = 16  # 8 MB each at 1M samples
@@ -59,7 +59,7 @@ def _page_ids(db: Database, cur: Any, dataset_id: int, q: SampleQuery) -> tuple[
     """
     clause, params = where(dataset_id, q.filters())
     order = order_by(q)
-    key = (id(db), dataset_id, clause, repr(params), order)
+    key = (str(db.path), dataset_id, clause, repr(params), order)
     generation = db.generation  # read before the query: a write meanwhile only makes the entry stale
     with _ORDERS_LOCK:
         hit = _ORDERS.get(key)
