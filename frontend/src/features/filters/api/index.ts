@@ -1,5 +1,6 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import { useGridPainted } from "@/lib/grid-status";
 import { api } from "@/lib/api/client";
 import { embeddingsQuery, predictionsQuery } from "@/lib/api/queries";
 import type { Facets, SavedView } from "@/lib/api/types";
@@ -18,8 +19,21 @@ export function useGridSettled(datasetId: number): boolean {
     const pages = cache.findAll({ queryKey: ["samples", datasetId] });
     return pages.some((q) => q.state.status !== "pending") && !pages.some((q) => q.state.fetchStatus === "fetching");
   };
-  return useSyncExternalStore(subscribe, snapshot);
+  const pages = useSyncExternalStore(subscribe, snapshot);
+  // and its screen has painted: the screen's thumbnails come after the pages, and the facets sent with
+  // them delayed the paint; after PAINT_WAIT_MS of settled pages nothing waits any more (thumbnails that hang)
+  const painted = useGridPainted(datasetId);
+  const [waited, setWaited] = useState(false);
+  useEffect(() => {
+    setWaited(false);
+    if (!pages || painted) return;
+    const timer = window.setTimeout(() => setWaited(true), PAINT_WAIT_MS);
+    return () => window.clearTimeout(timer);
+  }, [pages, painted]);
+  return pages && (painted || waited);
 }
+
+const PAINT_WAIT_MS = 2000;
 
 /** Counts per split, category and tag among the samples matching the other filters. */
 export function useFacets(datasetId: number, filters: SampleFilters, enabled = true) {

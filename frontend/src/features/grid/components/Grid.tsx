@@ -5,6 +5,7 @@ import { useHotkeys } from "@/hooks/useHotkeys";
 import type { PageItem } from "@/lib/api/page-boxes";
 import { THUMB_SIZES, type ViewState } from "@/lib/url-state";
 import { PAGE_SIZE, useGridPages, usePredictionRuns } from "../api";
+import { gridGone, gridPainted, gridPending } from "@/lib/grid-status";
 import { EvalFilterBar, useHighlights } from "@/lib/highlights";
 import { useFastScroll } from "../hooks/useFastScroll";
 import { useSelection } from "../hooks/useSelection";
@@ -95,6 +96,9 @@ export function Grid({ datasetId, view, setView }: Props) {
     if (latest) setTotal(latest.total);
   }, [latest]);
   const firstError = results.find((r) => r.isError);
+  useEffect(() => {
+    if (firstError) gridPainted(datasetId); // nothing to wait for
+  }, [firstError, datasetId]);
   // boxes of the evaluation view's confusion cell / error category, lit on each loaded page
   const highlights = useHighlights(datasetId, view, results.map((r) => (r.data && !r.isPlaceholderData ? r.data.items.map((i) => i.id) : undefined)));
 
@@ -106,14 +110,19 @@ export function Grid({ datasetId, view, setView }: Props) {
   const previousFilter = useRef(filterKey);
   const pendingMark = useRef<"grid-painted" | "grid-updated" | null>("grid-painted");
   const loaded = useRef(new Set<number>());
+  useLayoutEffect(() => {
+    gridPending(datasetId); // opened: the sidebar's requests wait for the first screen
+    return () => gridGone(datasetId);
+  }, [datasetId]);
   useEffect(() => {
     if (previousFilter.current === filterKey) return;
     previousFilter.current = filterKey;
     pendingMark.current = "grid-updated";
+    gridPending(datasetId);
     loaded.current = new Set();
     clear();
     virtualizer.scrollToOffset(0);
-  }, [filterKey, clear, virtualizer]);
+  }, [filterKey, clear, virtualizer, datasetId]);
 
   // performance marks for bench/app.py: the first grid page (thumbnails and boxes) has rendered, and
   // the grid after a filter change has
@@ -128,7 +137,8 @@ export function Grid({ datasetId, view, setView }: Props) {
     }
     pendingMark.current = null;
     performance.mark(mark);
-  }, [total, columns, virtualizer, itemAt]);
+    gridPainted(datasetId);
+  }, [total, columns, virtualizer, itemAt, datasetId]);
   const onDone = useCallback(
     (index: number) => {
       loaded.current.add(index);
