@@ -3,7 +3,7 @@ import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } fr
 import { EmptyState, ErrorMessage, Spinner } from "@/components/feedback";
 import { useHotkeys } from "@/hooks/useHotkeys";
 import type { PageItem } from "@/lib/api/page-boxes";
-import { THUMB_SIZES, type ViewState } from "@/lib/url-state";
+import { samplesQuery, THUMB_SIZES, type ViewState } from "@/lib/url-state";
 import { PAGE_SIZE, useGridPages, usePredictionRuns } from "../api";
 import { gridGone, gridPainted, gridPending } from "@/lib/grid-status";
 import { EvalFilterBar, useHighlights } from "@/lib/highlights";
@@ -44,7 +44,9 @@ export function Grid({ datasetId, view, setView }: Props) {
   const size = view.size;
   const columns = Math.max(1, Math.floor((width - GAP) / (size + GAP)));
   const rowHeight = size + CAPTION + GAP;
-  const filterKey = JSON.stringify([datasetId, view.split, view.category, view.tags, view.search, view.minBoxes, view.maxBoxes, view.run, view.hasFp, view.hasFn, view.iou, view.actual, view.predicted, view.error, view.sort, view.dir]);
+  // every parameter the samples query sends (a filter added to the URL state is in it at once: excluded
+  // tags and stored selections were missing from a hand-written list)
+  const filterKey = JSON.stringify([datasetId, samplesQuery(view)]);
 
   const [total, setTotal] = useState<number | null>(null);
   const rowCount = total === null ? 0 : Math.ceil(total / columns);
