@@ -4,8 +4,9 @@
     build_release.py REPO DIST OUT KIND      KIND: migrate (one extra migration) or fail (migrate + fails at start)
 
 OUT gets what the role reads from a dist directory: the wheel (version <tree version>.post1 for migrate,
-.post2 for fail), plugins/, and the same requirements, torch pin and wheelhouse as DIST (linked: the lock
-is unchanged, only the release differs). Prints the release version.
+.post2 for fail), plugins/, and the same requirements, torch pin, installer and wheelhouse as DIST (linked:
+the lock is unchanged, only the release differs). The failing release raises once its database is open, so
+its migration has run when it fails. Prints the release version.
 """
 
 import re
@@ -42,15 +43,16 @@ with tempfile.TemporaryDirectory(prefix="datavisor-release-") as tmp:
         )
     )
     if kind == "fail":
+        # After the database is open, i.e. after its migration ran: the rollback must restore the backup.
         main = tree / "app" / "main.py"
         lines = main.read_text().splitlines(keepends=True)
-        at = next(i for i, line in enumerate(lines) if line.startswith("async def lifespan("))
+        at = next(i for i, line in enumerate(lines) if line.strip() == "app.state.db = db")
         lines.insert(at + 1, '    raise RuntimeError("lifecycle scenario: this release fails at start")\n')
         main.write_text("".join(lines))
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("datavisor-*.whl"):
         old.unlink()
-    uv = shutil.which("uv") or str(repo / ".tools" / "bin" / "uv")
+    uv = str(dist / "install" / "uv")
     subprocess.run([uv, "build", "--wheel", "--quiet", "--out-dir", str(out), str(tree)], check=True)
 
 wheel = next(out.glob("datavisor-*.whl"))
@@ -59,7 +61,7 @@ with zipfile.ZipFile(wheel) as archive:
     for member in archive.namelist():
         if member.startswith("plugins/"):
             archive.extract(member, out)
-for name in ("requirements.txt", "torch-requirement.txt", "wheelhouse.tar"):
+for name in ("requirements.txt", "torch-requirement.txt", "wheelhouse.tar", "install"):
     link = out / name
     link.unlink(missing_ok=True)
     link.symlink_to((dist / name).resolve())
