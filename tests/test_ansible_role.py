@@ -250,3 +250,23 @@ def test_preflight_refuses_a_duckdb_limit_not_below_memory_max(tmp_path: Path) -
     result = run_playbook(tmp_path, tasks, {"datavisor_memory_max": "2G", "datavisor_duckdb_memory_limit": "3GB"})
     assert result.returncode != 0
     assert "DuckDB's memory_limit 3GB must be a size like 2GB and below MemoryMax=2G" in result.stdout
+
+
+def test_health_gate_passes_on_the_deployed_version_only(server) -> None:
+    """files/wait_ready.py, the role's health gate: 0 once /ready reports the version deployed, 2 on the
+    timeout while another version answers 200 (its giving up on a failed unit is proven by scenario lifecycle)."""
+    import json
+    import subprocess
+    import sys
+
+    from app import __version__
+
+    gate = [sys.executable, str(ROLE / "files" / "wait_ready.py"), server.url.rstrip("/")]
+    ready = subprocess.run([*gate, __version__, "5", "datavisor-test.service"], capture_output=True, text=True)
+    assert ready.returncode == 0, ready.stdout + ready.stderr
+    assert json.loads(ready.stdout)["json"]["version"] == __version__
+    other = subprocess.run(
+        [*gate, __version__ + ".other", "1", "datavisor-test.service"], capture_output=True, text=True
+    )
+    assert other.returncode == 2, other.stdout + other.stderr
+    assert json.loads(other.stdout)["status"] == 200
