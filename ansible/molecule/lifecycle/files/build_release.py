@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build a variant release of this tree for the lifecycle scenario (on the controller, after `make dist`).
 
-    build_release.py REPO DIST OUT KIND      KIND: migrate (one extra migration) or fail (migrate + fails at start)
+    build_release.py REPO DIST OUT KIND      KIND: migrate (one extra migration) or fail (two, and fails at start)
 
 OUT gets what the role reads from a dist directory: the wheel (version <tree version>.post1 for migrate,
 .post2 for fail), plugins/, and the same requirements, torch pin, installer and wheelhouse as DIST (linked:
@@ -36,12 +36,13 @@ with tempfile.TemporaryDirectory(prefix="datavisor-release-") as tmp:
     text = schema.read_text()
     marker = "SCHEMA_VERSION = MIGRATIONS[-1][0]"
     assert marker in text
-    schema.write_text(
-        text.replace(
-            marker,
-            'MIGRATIONS.append((MIGRATIONS[-1][0] + 1, ["CREATE TABLE lifecycle_probe (id INTEGER)"]))\n' + marker,
-        )
+    # The failing release migrates once more than the migrating one, so its rollback finds a schema the
+    # previous release refuses and must restore the pre-upgrade backup.
+    tables = ["lifecycle_probe"] + (["lifecycle_failed"] if kind == "fail" else [])
+    migrations = "".join(
+        f'MIGRATIONS.append((MIGRATIONS[-1][0] + 1, ["CREATE TABLE {table} (id INTEGER)"]))\n' for table in tables
     )
+    schema.write_text(text.replace(marker, migrations + marker))
     if kind == "fail":
         # After the database is open, i.e. after its migration ran: the rollback must restore the backup.
         main = tree / "app" / "main.py"
