@@ -30,6 +30,7 @@ NOT_USER_FILES = {
     ("app/db.py", None),  # the database's own files
     ("app/services/backup.py", None),  # backups of the database (the operator's backup folder)
     ("app/services/images.py", "_open_cached"),  # our thumbnail cache in the state directory
+    ("app/services/evaluation_engines.py", None),  # our evaluation engine states in the state directory
     ("app/web.py", None),  # the built app shipped in the package (FileResponse of its own files)
 }
 CONFINED = {"paths", "pixels"}  # `paths.read_text(...)`, `pixels.open_image(...)`
