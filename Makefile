@@ -124,8 +124,8 @@ image: $(UI) ## build the backend image the production way (python:3.14-slim, uv
 
 .PHONY: image-test
 image-test: $(UI) | $(UV) $(TOOLS)/bin/pip ## build the image offline (Debian stand-in bases, local packages) and prove health, stop, data
-	UV_VERSION=$(UV_VERSION) PYTHON=$(TOOLS)/bin/python tests/image/build_offline.sh $(TEST_IMAGE)
-	$(PYTHON) tests/image/check_image.py $(TEST_IMAGE)
+	UV_VERSION=$(UV_VERSION) PYTHON=$(TOOLS)/bin/python tests/deploy/image/build_offline.sh $(TEST_IMAGE)
+	$(PYTHON) tests/deploy/image/check_image.py $(TEST_IMAGE)
 
 .PHONY: molecule-container
 molecule-container: venv molecule-image ## the role's container runtime on systemd through the host's Docker (scenario container)

@@ -45,7 +45,7 @@ from bench.harness import (  # noqa: E402
     print_scripts,
     wait_mark,
 )
-from tests.server import Server  # noqa: E402
+from tests.support.server import Server  # noqa: E402
 
 FILTERS = [
     ("category=class_07", {"category": "class_07"}),

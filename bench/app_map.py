@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT))
 
 from bench import vectors as synth  # noqa: E402
 from bench.similarity import build  # noqa: E402
-from tests.datasets_fixtures import wait_job  # noqa: E402
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.server import Server  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support.datasets import wait_job  # noqa: E402
+from tests.support.server import Server  # noqa: E402
 
 WHEEL_FPS = """
 async () => {

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.make_coco import make as make_coco  # noqa: E402
-from tests.server import Server  # noqa: E402
+from tests.support.server import Server  # noqa: E402
 
 
 def import_coco(server: Server, path: Path, name: str) -> float:

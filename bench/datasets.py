@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.server import Server  # noqa: E402
+from tests.support.server import Server  # noqa: E402
 
 
 def peak_rss_mb(pid: int) -> float:

@@ -29,7 +29,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.server import Server  # noqa: E402
+from tests.support.server import Server  # noqa: E402
 
 PHOTOS = ["chelsea", "coffee", "astronaut", "rocket", "retina", "hubble_deep_field", "immunohistochemistry"]
 

@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.server import Server
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.server import Server
 
 ROOT = Path(__file__).resolve().parent.parent
 WEBUI = ROOT / "app" / "webui" / "index.html"

@@ -28,8 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench import vectors as synth  # noqa: E402
 from bench.similarity import build  # noqa: E402
-from tests.datasets_fixtures import wait_job  # noqa: E402
-from tests.server import Server  # noqa: E402
+from tests.support.datasets import wait_job  # noqa: E402
+from tests.support.server import Server  # noqa: E402
 
 
 def timed(client, path: str, **params) -> tuple[float, int]:

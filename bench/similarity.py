@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from app.db import Database  # noqa: E402
 from app.services.embeddings.index import VectorIndex  # noqa: E402
 from bench import vectors as synth  # noqa: E402
-from tests.server import Server  # noqa: E402
+from tests.support.server import Server  # noqa: E402
 
 MODEL = "efficientnet-lite0"
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.make_coco import make as make_coco  # noqa: E402
-from tests.server import Server  # noqa: E402
+from tests.support.server import Server  # noqa: E402
 
 
 def timed_stop(server: Server) -> float:

@@ -3,7 +3,7 @@
 `FORMATS` lists the format modules in detection order. `auto` asks every format whether the tree
 looks like it; one answer wins, several are a 422 naming the candidates (pass `format` to choose),
 none is a 422 listing what `auto` recognises. The API's list of formats (`CHOICES`), the exporters
-(`EXPORTERS`) and the README table (`readme_table()`, checked by tests/test_ingest_layouts.py) come
+(`EXPORTERS`) and the README table (`readme_table()`, checked by tests/unit/test_ingest_layouts.py) come
 from here. `split` selects one split of a dataset that has several, and labels every sample of a
 dataset that has none (or only one).
 

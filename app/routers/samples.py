@@ -315,7 +315,7 @@ def list_samples(
     checked(db, dataset_id, query)
     # DuckDB encodes the reply in the page's query (app/services/samples.py): validating ~3,000 boxes
     # against SamplesPage and encoding them took 3x longer than the query. The query builds exactly the
-    # model's shape (tests/test_samples_boxes.py holds it to the schema), so the bytes go out as they are.
+    # model's shape (tests/api/test_samples_boxes.py holds it to the schema), so the bytes go out as they are.
     return Response(samples.page_json(db, dataset_id, query, boxes=boxes, runs=runs), media_type="application/json")
 
 

@@ -2,7 +2,7 @@
 
 Every file named by a user or by a dataset (annotation files, label files, image headers at import,
 plugin pixels, thumbnails, the original as served, embeddings) is opened here and nowhere else
-(tests/test_ingest_confinement.py scans `app/` and `plugins/` for a bypass). Paths are resolved
+(tests/api/test_ingest_confinement.py scans `app/` and `plugins/` for a bypass). Paths are resolved
 (symlinks included) before the check, so `..`, absolute paths and symlinks that leave a root are all
 refused, and the file is opened by its resolved name with O_NOFOLLOW so a symlink swapped in between
 cannot redirect the read. Only regular files are opened: a FIFO or a device would block or never end,

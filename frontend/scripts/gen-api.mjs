@@ -1,5 +1,5 @@
 // Regenerates src/lib/api/schema.d.ts from the backend's OpenAPI schema, dumped by the project's venv
-// (no server needed). tests/test_frontend_types.py fails when the committed file is stale.
+// (no server needed). tests/unit/test_frontend_types.py fails when the committed file is stale.
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";

@@ -8,28 +8,17 @@ prediction run), one per test module that asks for it.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.datasets_fixtures import import_dataset, wait_job
 from tests.e2e.app_build import ensure_built
 from tests.e2e.app_photos import make_photos
-from tests.server import Server
-
-CHROMIUM = os.environ.get("DATAVISOR_TEST_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.datasets import import_dataset, wait_job
+from tests.support.server import Server
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.datasets_fixtures import import_dataset, wait_job
 from tests.e2e.app_build import ensure_built
 from tests.e2e.app_photos import make_photos
-from tests.e2e.test_app_ui import TIMEOUT, WATCH
-from tests.server import Server
+from tests.support.browser import TIMEOUT, WATCH
+from tests.support.datasets import import_dataset, wait_job
+from tests.support.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "build" / "screenshots" / "evaluation.png"

@@ -10,9 +10,8 @@ import json
 
 import pytest
 
-from tests.server import Server
-
-TIMEOUT = 60_000  # ms; the machine may be busy
+from tests.support.browser import TIMEOUT
+from tests.support.server import Server
 
 
 @pytest.fixture(scope="module")

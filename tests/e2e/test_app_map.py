@@ -14,15 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.datasets_fixtures import import_dataset, wait_job
 from tests.e2e.app_build import ensure_built
 from tests.e2e.app_photos import make_photos
-from tests.server import Server
+from tests.support.browser import TIMEOUT
+from tests.support.datasets import import_dataset, wait_job
+from tests.support.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "build" / "screenshots" / "map.png"
 README_SCREENSHOT = ROOT / "docs" / "map.png"
-TIMEOUT = 60_000
 VERTICES = 24
 
 

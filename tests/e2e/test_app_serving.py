@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.e2e.app_build import ROOT, ensure_built
-from tests.server import Server
+from tests.support.server import Server
 
 SECRET = "top secret outside the build"
 
@@ -130,7 +130,7 @@ def test_not_built_answers_503_with_the_fix(tmp_path: Path, monkeypatch: pytest.
     shutil.copytree(ROOT / "app", copy / "app", ignore=shutil.ignore_patterns("webui", "__pycache__"))
     server = Server(tmp_path / "state")
     (server.state_dir / "datasets").mkdir(parents=True, exist_ok=True)
-    monkeypatch.setattr("tests.server.ROOT", copy)  # the server's working directory: `app` is the copy
+    monkeypatch.setattr("tests.support.server.ROOT", copy)  # the server's working directory: `app` is the copy
     with server, httpx.Client(base_url=server.url, timeout=30) as http:
         response = http.get("/")
         assert response.status_code == 503

@@ -18,20 +18,13 @@ import pytest
 from PIL import Image
 
 from tests.e2e.app_photos import make_many
-from tests.server import Server
+from tests.support.browser import TIMEOUT, WATCH
+from tests.support.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "build" / "screenshots" / "grid.png"
 README_SCREENSHOT = ROOT / "docs" / "grid.png"
 MANY = 2000
-TIMEOUT = 60_000  # ms; the machine may be busy
-
-# every page records CSP violations and uncaught errors; the `app` fixture fails a test that has any
-WATCH = """
-window.__csp = [];
-document.addEventListener('securitypolicyviolation',
-  (e) => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));
-"""
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server import Server, free_port
+from tests.support.server import Server, free_port
 
 DEV_PORT = 3000
 PAGE = b"<!doctype html><html><head><title>origin probe</title></head><body>probe</body></html>"

@@ -1,0 +1,217 @@
+"""Imports through the real server: missing images and skipped entries reported in the job result and
+the dataset, export keeping the source's ids (a results file still applies to the re-imported export),
+YOLO export, split selection, and deleting a dataset while it is being embedded."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from tests.support.datasets import coco_dict, import_dataset, make_coco, wait_job, write_image
+from tests.support.server import Server
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory) -> Iterator[Server]:
+    state = tmp_path_factory.mktemp("ingest") / "state"
+    (state / "datasets").mkdir(parents=True)
+    with Server(state) as server:
+        yield server
+
+
+@pytest.fixture
+def case(shared: Server, request) -> tuple[Server, Path]:
+    with shared.client() as client:
+        for dataset in client.get("/datasets").json():
+            assert client.delete(f"/datasets/{dataset['id']}").status_code == 204
+    folder = shared.state_dir / "datasets" / request.node.name
+    folder.mkdir()
+    return shared, folder
+
+
+def test_some_missing_images_succeed_and_are_reported(case) -> None:
+    server, root = case
+    data = coco_dict(4)
+    ann = make_coco(root / "coco", data=data)
+    del data["annotations"][0]["bbox"]  # segmentation-only: skipped and counted
+    ann.write_text(json.dumps(data))
+    missing = root / "coco" / "images" / "img_002.jpg"
+    missing.unlink()
+    with server.client() as client:
+        job = import_dataset(client, "partial", ann)
+        assert job["state"] == "succeeded", job
+        expected = {
+            "missing_images": 1,
+            "missing_examples": [str(missing)],
+            "skipped": {"annotation_without_bbox": 1},
+            "skipped_examples": {"annotation_without_bbox": ["annotations.json: annotation 1"]},
+        }
+        assert job["result"]["issues"] == expected
+        assert "1 image files not found" in job["message"] and "annotation without bbox" in job["message"]
+        dataset = client.get(f"/datasets/{job['dataset_id']}").json()
+        assert dataset["issues"] == expected
+        assert dataset["counts"]["samples"] == 4  # kept: its boxes still count
+        items = client.get(f"/datasets/{job['dataset_id']}/samples").json()["items"]
+        gone = next(s for s in items if s["file_name"] == "img_002.jpg")
+        response = client.get(f"/images/{gone['id']}", params={"size": "small"})
+        assert response.status_code == 404
+        assert response.json()["detail"].startswith(f"{missing}: file not found at this path")
+
+
+def test_all_images_missing_fails_saying_where_unless_annotations_only(case) -> None:
+    server, root = case
+    ann = make_coco(root / "coco", images=False)
+    with server.client() as client:
+        job = import_dataset(client, "nothing", ann)
+        assert job["state"] == "failed"
+        assert "none of the 6 image files was found; looked in" in job["error"]
+        assert str(root / "coco") in job["error"]
+        job = import_dataset(client, "boxes-only", ann, annotations_only=True)
+        assert job["state"] == "succeeded" and job["result"]["issues"]["missing_images"] == 6
+
+
+def test_the_instances_split_layout_finds_its_images(case) -> None:
+    """annotations/instances_val.json next to images/val/ used to import with every image a 404."""
+    server, root = case
+    data = coco_dict(3)
+    for image in data["images"]:
+        write_image(root / "images" / "val" / image["file_name"], (image["width"], image["height"]))
+    (root / "annotations").mkdir()
+    (root / "annotations" / "instances_val.json").write_text(json.dumps(data))
+    with server.client() as client:
+        job = import_dataset(client, "split-layout", root)
+        assert job["state"] == "succeeded", job
+        assert job["result"]["issues"]["missing_images"] == 0
+        items = client.get(f"/datasets/{job['dataset_id']}/samples").json()["items"]
+        for item in items:
+            assert client.get(f"/images/{item['id']}", params={"size": "small"}).status_code == 200
+
+
+def _map(client, dataset_id: int, results: Path) -> float:
+    response = client.post(
+        f"/datasets/{dataset_id}/predictions", json={"run": "r1", "path": str(results), "format": "coco_results"}
+    )
+    assert response.status_code == 202, response.text
+    job = wait_job(client, response.json()["job_id"])
+    assert job["state"] == "succeeded", job
+    return client.get(f"/datasets/{dataset_id}/evaluation", params={"run": "r1"}).json()["map"]
+
+
+def test_export_keeps_ids_so_the_original_results_file_gives_the_same_map(case) -> None:
+    server, root = case
+    data = coco_dict(6)
+    for i, image in enumerate(data["images"]):
+        image["id"] = 42 + 17 * i  # sparse ids: a renumbering export cannot keep them by accident
+    for a in data["annotations"]:
+        a["image_id"] = 42 + 17 * (a["image_id"] - 100)
+        a["id"] += 1000
+    ann = make_coco(root / "coco", data=data)
+    results = [
+        {"image_id": a["image_id"], "category_id": a["category_id"], "bbox": [v + k for v in a["bbox"]], "score": s}
+        for k, (a, s) in enumerate(
+            zip(data["annotations"], [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1], strict=False)
+        )
+    ]
+    (root / "results.json").write_text(json.dumps(results))
+    with server.client() as client:
+        first = import_dataset(client, "original", ann)
+        assert first["state"] == "succeeded", first
+        original_map = _map(client, first["dataset_id"], root / "results.json")
+        exported = client.get(f"/datasets/{first['dataset_id']}/export", params={"format": "coco"})
+        assert exported.status_code == 200
+        document = exported.json()
+        assert sorted(i["id"] for i in document["images"]) == sorted(i["id"] for i in data["images"])
+        assert sorted(a["id"] for a in document["annotations"]) == sorted(a["id"] for a in data["annotations"])
+        assert sorted(c["id"] for c in document["categories"]) == [1, 2, 5]
+        (root / "export.json").write_text(exported.text)
+        again = import_dataset(client, "reimported", root / "export.json", images_dir=str(root / "coco" / "images"))
+        assert again["state"] == "succeeded", again
+        assert _map(client, again["dataset_id"], root / "results.json") == original_map
+        assert 0 < original_map < 1
+
+
+def test_yolo_export_reimports_to_the_same_boxes(case) -> None:
+    server, root = case
+    ann = make_coco(root / "coco")
+    with server.client() as client:
+        job = import_dataset(client, "source", ann)
+        exported = client.get(f"/datasets/{job['dataset_id']}/export", params={"format": "yolo"})
+        assert exported.status_code == 200 and exported.headers["content-type"] == "application/zip"
+        target = root / "yolo"
+        with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
+            archive.extractall(target)
+        shutil.copytree(root / "coco" / "images", target / "images")
+        again = import_dataset(client, "yolo-copy", target)
+        assert again["state"] == "succeeded", again
+
+        def boxes(dataset_id: int) -> list:
+            out = []
+            for item in client.get(f"/datasets/{dataset_id}/samples").json()["items"]:
+                detail = client.get(f"/samples/{item['id']}").json()
+                name = item["file_name"].removeprefix("images/")
+                out += [(name, a["category"], [round(v, 2) for v in a["bbox"]]) for a in detail["annotations"]]
+            return sorted(out)
+
+        assert boxes(again["dataset_id"]) == boxes(job["dataset_id"])
+        assert len(boxes(job["dataset_id"])) == 7
+
+
+def test_split_selects_one_split_of_a_yolo_data_yaml(case) -> None:
+    server, root = case
+    for split in ("train", "val"):
+        write_image(root / "images" / split / f"{split}.jpg", (40, 20))
+        (root / "labels" / split).mkdir(parents=True)
+        (root / "labels" / split / f"{split}.txt").write_text("0 0.5 0.5 0.5 0.5\n")
+    (root / "data.yaml").write_text("train: images/train\nval: images/val\nnames: [thing]\n")
+    with server.client() as client:
+        job = import_dataset(client, "val-only", root, split="val")
+        assert job["state"] == "succeeded", job
+        splits = client.get(f"/datasets/{job['dataset_id']}").json()["counts"]["splits"]
+        assert splits == {"val": {"samples": 1, "annotations": 1}}
+        response = client.post("/datasets", json={"name": "x", "path": str(root), "split": "test"})
+        assert response.status_code == 422 and "no split 'test'" in response.json()["detail"]
+
+
+# -- embeddings ---------------------------------------------------------------------------------------
+def test_embedding_summary_counts_embedded_skipped_and_failed(case) -> None:
+    server, root = case
+    for name in ("a", "b", "c"):
+        write_image(root / "thing" / f"{name}.jpg", (32, 32))
+    with server.client() as client:
+        job = import_dataset(client, "three", root, fmt="folders")
+        (root / "thing" / "b.jpg").unlink()  # skipped: missing
+        (root / "thing" / "c.jpg").write_bytes(b"not a picture")  # failed: undecodable
+        run = wait_job(client, client.post(f"/datasets/{job['dataset_id']}/embeddings").json()["job_id"], 180)
+        assert run["state"] == "succeeded", run
+        result = run["result"]
+        assert (result["embedded"], result["skipped"], result["failed"]) == (1, 1, 1), result
+        assert result["reasons"] == {"missing": 1, "undecodable": 1}
+        assert "embedded 1, skipped 1, failed 1 of 3" in run["message"]
+
+
+def test_delete_during_an_embedding_job_cancels_waits_and_removes_every_vector(server_factory, tmp_path) -> None:
+    server = server_factory(torch_threads=1)
+    root = server.state_dir / "datasets" / "many"
+    for i in range(96):
+        write_image(root / ("odd" if i % 2 else "even") / f"{i:03d}.jpg", (64 + i, 48), (i * 2, 100, 200 - i))
+    with server:
+        with server.client() as client:
+            dataset_id = import_dataset(client, "many", root, fmt="folders")["dataset_id"]
+            job_id = client.post(f"/datasets/{dataset_id}/embeddings").json()["job_id"]
+            wait_job(client, job_id, 180, states=frozenset({"running"}))
+            while client.get(f"/jobs/{job_id}").json()["done"] < 16:  # some vectors pending in memory
+                pass
+            assert client.delete(f"/datasets/{dataset_id}").status_code == 204
+            assert client.get(f"/jobs/{job_id}").json()["state"] in ("cancelled", "failed", "succeeded")
+            assert client.get(f"/datasets/{dataset_id}").status_code == 404
+    with duckdb.connect(str(server.db_path), read_only=True) as con:
+        for table in ("embeddings", "sample_uniqueness", "samples", "annotations"):
+            left = con.execute(f"SELECT count(*) FROM {table} WHERE dataset_id = ?", [dataset_id]).fetchone()[0]
+            assert left == 0, (table, left)
