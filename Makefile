@@ -105,6 +105,10 @@ molecule: venv wheelhouse molecule-image ## deploy with the role onto systemd co
 molecule-proxy: ## scenario proxy: Caddy with HTTPS and basic auth in front of the backend, curl from inside
 	$(MAKE) molecule MOLECULE_SCENARIO=proxy
 
+.PHONY: molecule-lifecycle
+molecule-lifecycle: ## scenario lifecycle: backup/restore, upgrade, rolled-back upgrade with serial, metrics, proxy off, uninstall
+	$(MAKE) molecule MOLECULE_SCENARIO=lifecycle
+
 .PHONY: molecule-trixie
 molecule-trixie: venv wheelhouse molecule-image-trixie ## scenario trixie: Debian 13, container runtime deployed, native cp311 wheelhouse refused
 	scripts/molecule-container.sh $(TEST_IMAGE) trixie
