@@ -1,2 +1,2 @@
-// The evaluation view is lazy-loaded (React.lazy in App.tsx); only the grid's highlight hook is eager.
-export { EvalFilterBar, useHighlights } from "./highlights";
+// The evaluation view, lazy-loaded by App.tsx; its highlight hook for the grid lives in src/lib/highlights.tsx.
+export { default as EvaluationPage } from "./components/EvaluationPage";

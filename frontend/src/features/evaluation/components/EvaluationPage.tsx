@@ -6,7 +6,7 @@ import { count, fmt, UnitLines, type Series } from "@/features/stats/components/
 import { imageUrl } from "@/lib/api/client";
 import { serializeViewState, updateView, type ViewState } from "@/lib/url-state";
 import { useEvaluation, useRuns, useThresholds, useWorst, type ClassEvaluation, type Evaluation, type ScoreThresholds } from "../api";
-import { ERROR_LABELS } from "../highlights";
+import { ERROR_LABELS } from "@/lib/highlights";
 import { ConfusionHeatmap } from "./ConfusionHeatmap";
 import "@/features/stats/stats.css";
 import "../evaluation.css";
