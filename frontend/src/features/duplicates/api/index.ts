@@ -1,16 +1,12 @@
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "@/lib/api/client";
-import { datasetQuery, embeddingsQuery } from "@/lib/api/queries";
+import { embeddingsQuery } from "@/lib/api/queries";
 import type { components } from "@/lib/api/schema";
 
 type Schemas = components["schemas"];
 export type Duplicates = Schemas["Duplicates"];
 export type DuplicateGroup = Schemas["DuplicateGroup"];
 export type DuplicatesTagged = Schemas["DuplicatesTagged"];
-
-export function useDataset(datasetId: number) {
-  return useQuery(datasetQuery(datasetId));
-}
 
 export function useEmbedded(datasetId: number) {
   return useQuery({ ...embeddingsQuery(datasetId), retry: false });

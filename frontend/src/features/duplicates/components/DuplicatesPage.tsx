@@ -1,9 +1,10 @@
 import { useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
+import { DatasetCrumbs } from "@/components/DatasetCrumbs";
 import { EmptyState, ErrorMessage, Spinner } from "@/components/feedback";
 import { API_BASE, ApiError, imageUrl, queryString } from "@/lib/api/client";
 import { DEFAULT_VIEW, serializeViewState } from "@/lib/url-state";
-import { useDataset, useDuplicates, useEmbedded, useSaveView, useTagDuplicates, type DuplicateGroup } from "../api";
+import { useDuplicates, useEmbedded, useSaveView, useTagDuplicates, type DuplicateGroup } from "../api";
 import "../duplicates.css";
 
 export const DUPLICATE_TAG = "duplicate";
@@ -48,7 +49,6 @@ function Group({ group, kept, onKeep }: { group: DuplicateGroup; kept: number; o
 /** /datasets/:id/duplicates — near-duplicate groups, a threshold, and "keep one per group, tag the rest". */
 export function DuplicatesPage() {
   const id = Number(useParams().id);
-  const dataset = useDataset(id);
   const status = useEmbedded(id);
   const embedded = (status.data?.models ?? []).some((m) => m.model === status.data?.model && m.vectors > 0);
   const [slider, setSlider] = useState(0.95);
@@ -75,15 +75,7 @@ export function DuplicatesPage() {
 
   return (
     <div className="dup-page" data-testid="duplicates-page">
-      <div className="crumbs">
-        <Link to="/">Datasets</Link>
-        <span aria-hidden>/</span>
-        <Link to={`/datasets/${id}`} data-testid="dataset-name">
-          {dataset.data?.name ?? "…"}
-        </Link>
-        <span aria-hidden>/</span>
-        <strong>Near-duplicates</strong>
-      </div>
+      <DatasetCrumbs id={id} title="Near-duplicates" />
       <div className="dup-toolbar">
         <label className="dup-threshold">
           Similarity ≥{" "}

@@ -1,9 +1,8 @@
 import { useMemo, useState } from "react";
-import { useQuery } from "@tanstack/react-query";
-import { Link, useNavigate, useParams } from "react-router-dom";
+import { useNavigate, useParams } from "react-router-dom";
+import { DatasetCrumbs } from "@/components/DatasetCrumbs";
 import { ErrorMessage, ProgressBar, Spinner } from "@/components/feedback";
 import { imageUrl } from "@/lib/api/client";
-import { datasetQuery } from "@/lib/api/queries";
 import { hashName } from "@/lib/colors";
 import { serializeViewState, DEFAULT_VIEW } from "@/lib/url-state";
 import {
@@ -43,7 +42,6 @@ export function MapPage() {
   const id = Number(useParams().id);
   const navigate = useNavigate();
   const status = useEmbeddingStatus(id);
-  const dataset = useQuery(datasetQuery(id));
   const [method, setMethod] = useState<Method>("pca");
   const [by, setBy] = useState<ColorBy>("category");
   const [run, setRun] = useState<string | undefined>();
@@ -108,18 +106,11 @@ export function MapPage() {
 
   return (
     <div className="map-page" data-testid="map-page">
-      <div className="crumbs">
-        <Link to="/">Datasets</Link>
-        <span aria-hidden>/</span>
-        <Link to={`/datasets/${id}`} data-testid="dataset-name">
-          {dataset.data?.name ?? "…"}
-        </Link>
-        <span aria-hidden>/</span>
-        <strong>Embeddings map</strong>
+      <DatasetCrumbs id={id} title="Embeddings map">
         <span className="muted small num" data-testid="map-count">
           {status.data ? `${vectors.toLocaleString()} of ${status.data.samples.toLocaleString()} samples embedded (${status.data.model})` : ""}
         </span>
-      </div>
+      </DatasetCrumbs>
       <div className="map-toolbar">
         <button type="button" className="btn" data-testid="map-embed" disabled={!!activeJob || start.isPending} onClick={() => start.mutateAsync("embeddings").then((r) => setJobId(r.job_id))}>
           {vectors > 0 ? "Embed new samples" : "Compute embeddings"}

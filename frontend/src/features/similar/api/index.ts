@@ -1,6 +1,5 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { API_BASE, ApiError, api } from "@/lib/api/client";
-import { datasetQuery } from "@/lib/api/queries";
 import type { SimilarHit } from "@/lib/api/types";
 
 export type { SimilarHit };
@@ -8,10 +7,6 @@ export type { SimilarHit };
 /** The server refuses bigger uploads (413); checked here first so a huge file is never sent. */
 export const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 export const K = 48;
-
-export function useDataset(datasetId: number) {
-  return useQuery(datasetQuery(datasetId));
-}
 
 export function useSimilarToSample(sampleId: number | undefined) {
   return useQuery({

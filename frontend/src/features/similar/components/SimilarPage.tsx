@@ -1,9 +1,10 @@
 import { useEffect, useState, type DragEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
+import { DatasetCrumbs } from "@/components/DatasetCrumbs";
 import { EmptyState, ErrorMessage, Spinner } from "@/components/feedback";
 import { imageUrl } from "@/lib/api/client";
 import { DEFAULT_VIEW, serializeViewState } from "@/lib/url-state";
-import { useCreateSelection, useDataset, useSearchByImage, useSimilarToSample, type SimilarHit } from "../api";
+import { useCreateSelection, useSearchByImage, useSimilarToSample, type SimilarHit } from "../api";
 import "../similar.css";
 
 function Hits({ datasetId, hits }: { datasetId: number; hits: SimilarHit[] }) {
@@ -48,7 +49,6 @@ export function SimilarPage() {
   const [params, setParams] = useSearchParams();
   const raw = params.get("sample");
   const sampleId = raw && /^\d+$/.test(raw) ? Number(raw) : undefined;
-  const dataset = useDataset(id);
   const bySample = useSimilarToSample(sampleId);
   const byImage = useSearchByImage(id);
   const [file, setFile] = useState<{ name: string; url: string } | null>(null);
@@ -71,13 +71,7 @@ export function SimilarPage() {
 
   return (
     <div className="similar-page" data-testid="similar-page">
-      <div className="crumbs">
-        <Link to="/">Datasets</Link>
-        <span aria-hidden>/</span>
-        <Link to={`/datasets/${id}`}>{dataset.data?.name ?? "…"}</Link>
-        <span aria-hidden>/</span>
-        <strong>Find similar</strong>
-      </div>
+      <DatasetCrumbs id={id} title="Find similar" />
       <div className="similar-query">
         <label
           className={`drop-zone${over ? " over" : ""}`}
