@@ -14,15 +14,13 @@ import pytest
 import yaml
 
 from tests.support.datasets import coco_dict, import_dataset, make_coco, wait_job, write_image, write_photo
-from tests.support.server import Server
+from tests.support.server import Server, fresh_server
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory) -> Iterator[Server]:
     """One server for the module (starting one costs seconds); each test gets a clean slate below."""
-    state = tmp_path_factory.mktemp("imports") / "state"
-    (state / "datasets").mkdir(parents=True)
-    with Server(state) as server:
+    with fresh_server(tmp_path_factory, "imports") as server:
         yield server
 
 

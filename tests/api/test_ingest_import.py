@@ -15,14 +15,12 @@ import duckdb
 import pytest
 
 from tests.support.datasets import coco_dict, import_dataset, make_coco, wait_job, write_image
-from tests.support.server import Server
+from tests.support.server import Server, fresh_server
 
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory) -> Iterator[Server]:
-    state = tmp_path_factory.mktemp("ingest") / "state"
-    (state / "datasets").mkdir(parents=True)
-    with Server(state) as server:
+    with fresh_server(tmp_path_factory, "ingest") as server:
         yield server
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from tests.support.datasets import import_dataset, make_coco
-from tests.support.evaluation import N_IMAGES, coco_data, run_job
+from tests.support.evaluation import N_IMAGES, coco_data, matrix_cells, run_job
 from tests.support.server import Server
 
 
@@ -91,39 +91,36 @@ def test_confusion_cell_filter_and_highlights_equal_the_cell(loaded) -> None:
             reply = client.get(f"/datasets/{ds}/evaluation", params={"run": "r1", "iou": iou}).json()
             labels, matrix = reply["confusion"]["labels"], reply["confusion"]["matrix"]
             checked = 0
-            for i, actual in enumerate(labels):
-                for j, predicted in enumerate(labels):
-                    if actual == predicted == "background":
-                        continue
-                    cell = client.get(
-                        f"/datasets/{ds}/evaluation/confusion",
-                        params={"run": "r1", "iou": iou, "actual": actual, "predicted": predicted, "limit": 1000},
-                    ).json()
-                    page = client.get(
-                        f"/datasets/{ds}/samples",
-                        params={
-                            "eval_run": "r1",
-                            "eval_iou": iou,
-                            "eval_actual": actual,
-                            "eval_predicted": predicted,
-                            "limit": 500,
-                        },
-                    )
-                    assert page.status_code == 200, page.text
-                    got = [s["id"] for s in page.json()["items"]]
-                    assert sorted(got) == sorted(s["sample_id"] for s in cell["samples"]), (actual, predicted)
-                    assert page.json()["total"] == cell["total"]
-                    lit = client.get(
-                        f"/datasets/{ds}/evaluation/boxes",
-                        params={"run": "r1", "iou": iou, "actual": actual, "predicted": predicted, "sample_id": got}
-                        if got
-                        else {"run": "r1", "iou": iou, "actual": actual, "predicted": predicted, "sample_id": [1]},
-                    )
-                    assert lit.status_code == 200, lit.text
-                    lit_boxes = {s["sample_id"]: s["annotation_ids"] for s in lit.json()["items"]}
-                    assert lit_boxes == {s["sample_id"]: s["annotation_ids"] for s in cell["samples"]}
-                    assert sum(len(v) for v in lit_boxes.values()) == matrix[i][j]
-                    checked += matrix[i][j] > 0
+            for i, j, actual, predicted in matrix_cells(labels):
+                cell = client.get(
+                    f"/datasets/{ds}/evaluation/confusion",
+                    params={"run": "r1", "iou": iou, "actual": actual, "predicted": predicted, "limit": 1000},
+                ).json()
+                page = client.get(
+                    f"/datasets/{ds}/samples",
+                    params={
+                        "eval_run": "r1",
+                        "eval_iou": iou,
+                        "eval_actual": actual,
+                        "eval_predicted": predicted,
+                        "limit": 500,
+                    },
+                )
+                assert page.status_code == 200, page.text
+                got = [s["id"] for s in page.json()["items"]]
+                assert sorted(got) == sorted(s["sample_id"] for s in cell["samples"]), (actual, predicted)
+                assert page.json()["total"] == cell["total"]
+                lit = client.get(
+                    f"/datasets/{ds}/evaluation/boxes",
+                    params={"run": "r1", "iou": iou, "actual": actual, "predicted": predicted, "sample_id": got}
+                    if got
+                    else {"run": "r1", "iou": iou, "actual": actual, "predicted": predicted, "sample_id": [1]},
+                )
+                assert lit.status_code == 200, lit.text
+                lit_boxes = {s["sample_id"]: s["annotation_ids"] for s in lit.json()["items"]}
+                assert lit_boxes == {s["sample_id"]: s["annotation_ids"] for s in cell["samples"]}
+                assert sum(len(v) for v in lit_boxes.values()) == matrix[i][j]
+                checked += matrix[i][j] > 0
             assert checked >= 5
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.server import Server, free_port
+from tests.support.server import Server, free_port, fresh_server
 
 DEV_PORT = 3000
 PAGE = b"<!doctype html><html><head><title>origin probe</title></head><body>probe</body></html>"
@@ -97,9 +97,7 @@ def probe(page, origin: str, api: str) -> dict:
 @pytest.fixture(scope="module")
 def direct(tmp_path_factory) -> Iterator[Server]:
     """The backend as `make run` starts it: not behind a proxy, CORS for the default origin only."""
-    state = tmp_path_factory.mktemp("origins-direct") / "state"
-    (state / "datasets").mkdir(parents=True)
-    with Server(state) as server:
+    with fresh_server(tmp_path_factory, "origins-direct") as server:
         yield server
 
 
@@ -132,9 +130,7 @@ def proxied(tmp_path_factory) -> Iterator[Server]:
         pytest.fail("npm not found: this test builds the app with Node.js 18+ (CI installs nodejs and npm)")
     subprocess.run([str(ROOT / "scripts" / "build-ui.sh"), "--if-stale"], check=True, timeout=900)
     assert (ROOT / "app" / "webui" / "index.html").is_file(), "scripts/build-ui.sh built no app/webui/index.html"
-    state = tmp_path_factory.mktemp("origins-proxied") / "state"
-    (state / "datasets").mkdir(parents=True)
-    with Server(state, behind_proxy="true") as server:
+    with fresh_server(tmp_path_factory, "origins-proxied", behind_proxy="true") as server:
         yield server
 
 

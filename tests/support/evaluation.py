@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from collections.abc import Iterator
 
 import numpy as np
 from pycocotools.coco import COCO
@@ -87,3 +88,12 @@ def run_job(client, ds: int, run: str, path: str, fmt: str) -> dict:
     r = client.post(f"/datasets/{ds}/predictions", json={"run": run, "path": str(path), "format": fmt})
     assert r.status_code == 202, r.text
     return wait_job(client, r.json()["job_id"])
+
+
+def matrix_cells(labels: list[str]) -> Iterator[tuple[int, int, str, str]]:
+    """Every cell of a confusion matrix over these labels (row i actual, column j predicted) that the API lists:
+    all but background predicted as background."""
+    for i, actual in enumerate(labels):
+        for j, predicted in enumerate(labels):
+            if not actual == predicted == "background":
+                yield i, j, actual, predicted

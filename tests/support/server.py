@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -107,3 +109,12 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.stop()
+
+
+@contextmanager
+def fresh_server(tmp_path_factory, name: str, **settings: object) -> Iterator[Server]:
+    """A running server on a new state directory whose data root (state/datasets) exists and is empty."""
+    state = tmp_path_factory.mktemp(name) / "state"
+    (state / "datasets").mkdir(parents=True)
+    with Server(state, **settings) as server:
+        yield server
