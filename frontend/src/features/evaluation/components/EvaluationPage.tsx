@@ -2,7 +2,7 @@ import { useEffect, useMemo, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { EmptyState, ErrorMessage, Spinner } from "@/components/feedback";
 import { AnalysisLayout } from "@/features/stats/components/AnalysisLayout";
-import { count, fmt, UnitLines, type Series } from "@/features/stats/components/charts";
+import { count, fmt, UnitLines, type Series } from "@/components/charts";
 import { imageUrl } from "@/lib/api/client";
 import { serializeViewState, updateView, type ViewState } from "@/lib/url-state";
 import { useEvaluation, useRuns, useThresholds, useWorst, type ClassEvaluation, type Evaluation, type ScoreThresholds } from "../api";

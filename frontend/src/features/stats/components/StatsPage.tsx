@@ -4,7 +4,7 @@ import { ErrorMessage, Spinner } from "@/components/feedback";
 import { serializeViewState, toFilters, updateView, type ViewState } from "@/lib/url-state";
 import { useDistributions, useStatistics } from "../api";
 import { AnalysisLayout } from "./AnalysisLayout";
-import { BarList, Columns, count, type Bar } from "./charts";
+import { BarList, Columns, count, type Bar } from "@/components/charts";
 import "../stats.css";
 
 function binLabel(min: number, max: number | null | undefined, digits = 0) {
