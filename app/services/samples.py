@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,24 +22,60 @@ class SampleNotFound(NotFound):
     pass
 
 
+class ReadCache:
+    """Values read from the database, each valid while `Database.generation` has not moved since it was read.
+
+    Every committed write moves the generation, so an entry is never served across an import, an edit or a
+    delete; the generation is read before the value, so a write meanwhile only makes the entry stale.
+    """
+
+    def __init__(self, max_entries: int) -> None:
+        self._entries: OrderedDict[tuple, tuple[int, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get(self, db: Database, key: Any, load: Callable[[], Any]) -> Any:
+        generation = db.generation
+        full = (str(db.path), key)
+        with self._lock:
+            hit = self._entries.get(full)
+            if hit is not None and hit[0] == generation:
+                self._entries.move_to_end(full)
+                return hit[1]
+        value = load()
+        with self._lock:
+            self._entries[full] = (generation, value)
+            self._entries.move_to_end(full)
+            while len(self._entries) > self._max:
+                self._entries.popitem(last=False)
+        return value
+
+
+# dataset id -> (it exists, its prediction runs); dataset id -> {category id: name}
+_DATASETS = ReadCache(256)
+_CATEGORIES = ReadCache(64)
+_TAGGED = ReadCache(256)  # dataset id -> whether any of its samples has a tag
+
+
 def page_json(db: Database, dataset_id: int, q: SampleQuery, boxes: bool = False, runs: Sequence[str] = ()) -> bytes:
     """A page of samples as the JSON document of the route's reply (`SamplesPage`).
 
     With `boxes` the page also carries the boxes of its items, ground truth and those of `runs`, as flat
     per-page columns (`PageBoxes`): item by item, ground truth first, then each run by name, each by
-    annotation id, as the sample view lists them; without, `boxes` is null. DuckDB encodes both parts:
-    one JSON object per box (~3,000 a page, seven keys each) cost as much as the query, the columns are
-    a third of the bytes (bench/page_boxes.py). Which samples a page holds comes from the query's
-    whole order, kept per (dataset, filter, sort) until the next write (`_page_ids`).
+    annotation id, as the sample view lists them; without, `boxes` is null. Columns, not one JSON object
+    per box (~3,000 a page, seven keys each): a third of the bytes and of the encoding time
+    (bench/page_boxes.py). Which samples a page holds comes from the query's whole order, kept per
+    (dataset, filter, sort) until the next write (`_page_ids`); what every page asks again (the dataset
+    and its runs, its category names, whether it has tags) is kept per generation of the database.
     """
     if q.eval_run is not None:  # results at this IoU are computed once, on first use
         evaluation_store.ensure_evaluated(db, dataset_id, q.eval_run, q.eval_iou)
     sources = ["ground_truth", *sorted(set(runs))]
     with db.cursor() as cur:
-        _require(cur, dataset_id, sources[1:])
+        _require(db, cur, dataset_id, sources[1:])
         ids, total = _page_ids(db, cur, dataset_id, q)
-        items = _items_json(cur, dataset_id, ids)
-        box_json = _boxes_json(cur, dataset_id, ids, sources) if boxes else "null"
+        items = _items_json(db, cur, dataset_id, ids)
+        box_json = _boxes_json(db, cur, dataset_id, ids, sources) if boxes else "null"
     head = f'{{"total":{total},"offset":{q.offset},"limit":{q.limit},"items":'
     return b"".join((head.encode(), items.encode(), b',"boxes":', box_json.encode(), b"}"))
 
@@ -91,55 +127,111 @@ def _id_list(ids: list[int]) -> str:
     return ", ".join(str(int(i)) for i in ids)
 
 
-def _items_json(cur: Any, dataset_id: int, ids: list[int]) -> str:
+def _items_json(db: Database, cur: Any, dataset_id: int, ids: list[int]) -> str:
     if not ids:
         return "[]"
-    (body,) = cur.execute(
-        f"""
-        SELECT to_json(list({{
-                   id: s.id, file_name: s.file_name, width: s.width, height: s.height, split: s.split,
-                   tags: coalesce(g.tags, []::VARCHAR[]), annotation_count: s.annotation_count
-               }} ORDER BY list_position(?::BIGINT[], s.id)))::VARCHAR
-        FROM samples s LEFT JOIN (
-            SELECT t.sample_id, list(t.tag ORDER BY t.tag) AS tags FROM sample_tags t
-            WHERE t.dataset_id = ? AND t.sample_id IN ({_id_list(ids)}) GROUP BY t.sample_id
-        ) g ON g.sample_id = s.id
-        WHERE s.id IN ({_id_list(ids)}) AND s.dataset_id = ?
-        """,
-        [ids, dataset_id, dataset_id],
-    ).fetchone()
-    return body
+    # Plain rows, assembled here: DuckDB building the JSON (a list aggregate ordered by the page's order)
+    # cost five times the query itself (bench/page_boxes.py).
+    rows = cur.execute(
+        "SELECT s.id, s.file_name, s.width, s.height, s.split, s.annotation_count FROM samples s "
+        f"WHERE s.id IN ({_id_list(ids)}) AND s.dataset_id = ?",
+        [dataset_id],
+    ).fetchall()
+    tags = _tags_of(cur, dataset_id, ids) if _has_tags(db, cur, dataset_id) else {}
+    by_id = {r[0]: r for r in rows}
+    items = [
+        {
+            "id": r[0],
+            "file_name": r[1],
+            "width": r[2],
+            "height": r[3],
+            "split": r[4],
+            "tags": tags.get(r[0], []),
+            "annotation_count": r[5],
+        }
+        for r in (by_id.get(i) for i in ids)
+        if r is not None
+    ]
+    return _dumps(items)
 
 
-def _boxes_json(cur: Any, dataset_id: int, ids: list[int], sources: list[str]) -> str:
-    """`PageBoxes` of the samples `ids` (in that order) as JSON: one column per field, one entry per box."""
+def _has_tags(db: Database, cur: Any, dataset_id: int) -> bool:
+    """Whether any sample of the dataset has a tag: most have none, and asking per page cost a query."""
+
+    def load() -> bool:
+        return cur.execute("SELECT EXISTS (SELECT 1 FROM sample_tags WHERE dataset_id = ?)", [dataset_id]).fetchone()[0]
+
+    return _TAGGED.get(db, dataset_id, load)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _boxes_json(db: Database, cur: Any, dataset_id: int, ids: list[int], sources: list[str]) -> str:
+    """`PageBoxes` of the samples `ids` (in that order) as JSON: one column per field, one entry per box.
+
+    One plain scan fetches the boxes as columns, numpy puts them in order (item, source, id) and the JSON
+    is joined here: seven ordered list aggregates and DuckDB's JSON encoding cost three times the scan
+    (bench/page_boxes.py).
+    """
+    empty = {"sources": sources, "categories": [], **{k: [] for k in _BOX_COLUMNS}}
     if not ids:
-        return json.dumps({**{k: [] for k in _BOX_COLUMNS}, "sources": sources, "categories": []})
-    # The range lets zone maps skip row groups. One flat aggregate: planning a query of CTEs and
-    # subqueries cost more than running it.
-    order = "ORDER BY r.item, r.src, r.id"
-    (body,) = cur.execute(
+        return _dumps(empty)
+    # The range lets zone maps skip row groups. A page of neighbouring ids (the default order) is read as
+    # that range and trimmed here, which costs less than a 100-constant IN list inside the scan; scattered
+    # ids add that list (a range over the whole table would read every box).
+    lo, hi = min(ids), max(ids)
+    scattered = hi - lo + 1 > 2 * len(ids)
+    listed = f"AND a.sample_id IN ({_id_list(ids)})" if scattered else ""
+    cols = cur.execute(
         f"""
-        SELECT to_json({{
-            sources: ?::VARCHAR[],
-            categories: list(DISTINCT {{id: r.category_id, name: r.name}}),
-            item: list(r.item {order}), id: list(r.id {order}), category_id: list(r.category_id {order}),
-            source: list(r.src {order}), bbox: flatten(list([r.x, r.y, r.w, r.h] {order})),
-            confidence: list(r.confidence {order}), crowd: list(r.iscrowd {order})
-        }})::VARCHAR
-        FROM (
-            SELECT list_position(?::BIGINT[], a.sample_id) - 1 AS item, a.id, a.category_id, c.name,
-                   list_position(?::VARCHAR[], a.source) - 1 AS src, a.x, a.y, a.w, a.h, a.confidence, a.iscrowd
-            FROM annotations a JOIN categories c ON c.id = a.category_id
-            WHERE a.sample_id IN ({_id_list(ids)}) AND a.sample_id BETWEEN ? AND ?
-              AND a.dataset_id = ? AND list_contains(?::VARCHAR[], a.source)
-        ) r
+        SELECT a.sample_id, list_position(?::VARCHAR[], a.source) - 1 AS src, a.id, a.category_id,
+               concat_ws(',', a.x, a.y, a.w, a.h) AS bbox, coalesce(a.confidence::VARCHAR, 'null') AS confidence,
+               a.iscrowd
+        FROM annotations a
+        WHERE a.sample_id BETWEEN ? AND ? {listed} AND a.dataset_id = ? AND list_contains(?::VARCHAR[], a.source)
         """,
-        [sources, ids, sources, min(ids), max(ids), dataset_id, sources],
-    ).fetchone()
-    if body is None or '"item":null' in body:  # no box on the whole page: every list aggregate is NULL
-        return _boxes_json(cur, dataset_id, [], sources)
-    return body
+        [sources, lo, hi, dataset_id, sources],
+    ).fetchnumpy()
+    if not scattered:
+        on_page = np.isin(np.asarray(cols["sample_id"]), np.asarray(ids, dtype=np.int64))
+        if not on_page.all():
+            cols = {k: v[on_page] for k, v in cols.items()}
+    page = np.asarray(ids, dtype=np.int64)
+    by_id = np.argsort(page, kind="stable")
+    item = by_id[np.searchsorted(page[by_id], np.asarray(cols["sample_id"], dtype=np.int64))]
+    src = np.asarray(cols["src"], dtype=np.int64)
+    box_id = np.asarray(cols["id"], dtype=np.int64)
+    order = np.lexsort((box_id, src, item))
+    category_id = np.asarray(cols["category_id"], dtype=np.int64)[order]
+    # DuckDB writes the numbers (shortest round-trip form, as JSON would): Python's float repr of ~15,000
+    # numbers a page cost more than the query
+    bbox = ",".join(cols["bbox"][order].tolist())
+    confidence = ",".join(cols["confidence"][order].tolist())
+    distinct = np.unique(category_id).tolist()
+    names = _category_names(db, cur, dataset_id)
+    if any(i not in names for i in distinct):  # not expected (boxes use their dataset's categories): ask
+        names = dict(cur.execute(f"SELECT id, name FROM categories WHERE id IN ({_id_list(distinct)})").fetchall())
+    head = _dumps({"sources": sources, "categories": [{"id": i, "name": names[i]} for i in distinct]})
+    ints = ",".join(
+        f'"{key}":{_dumps(values.tolist())}'
+        for key, values in (
+            ("item", item[order]),
+            ("id", box_id[order]),
+            ("category_id", category_id),
+            ("source", src[order]),
+        )
+    )
+    crowd = _dumps(np.asarray(cols["iscrowd"], dtype=bool)[order].tolist())
+    return f'{head[:-1]},{ints},"bbox":[{bbox}],"confidence":[{confidence}],"crowd":{crowd}}}'
+
+
+def _category_names(db: Database, cur: Any, dataset_id: int) -> dict[int, str]:
+    def load() -> dict[int, str]:
+        return dict(cur.execute("SELECT id, name FROM categories WHERE dataset_id = ?", [dataset_id]).fetchall())
+
+    return _CATEGORIES.get(db, dataset_id, load)
 
 
 _BOX_COLUMNS = ("item", "id", "category_id", "source", "bbox", "confidence", "crowd")
@@ -152,16 +244,21 @@ def list_samples(
     return json.loads(page_json(db, dataset_id, q, boxes, runs))
 
 
-def _require(cur: Any, dataset_id: int, runs: list[str]) -> None:
-    """The dataset exists and has every run of `runs` (one query for both, the simplest to plan)."""
-    exists, known = cur.execute(
-        "SELECT (SELECT count(*) FROM datasets WHERE id = ?), "
-        "(SELECT list(run) FROM prediction_runs WHERE dataset_id = ?)",
-        [dataset_id, dataset_id],
-    ).fetchone()
+def _require(db: Database, cur: Any, dataset_id: int, runs: list[str]) -> None:
+    """The dataset exists and has every run of `runs` (asked once per generation of the database)."""
+
+    def load() -> tuple[bool, frozenset[str]]:
+        exists, known = cur.execute(
+            "SELECT (SELECT count(*) FROM datasets WHERE id = ?), "
+            "(SELECT list(run) FROM prediction_runs WHERE dataset_id = ?)",
+            [dataset_id, dataset_id],
+        ).fetchone()
+        return bool(exists), frozenset(known or ())
+
+    exists, known = _DATASETS.get(db, dataset_id, load)
     if not exists:
         raise DatasetNotFound(f"dataset {dataset_id} not found")
-    missing = [run for run in runs if run not in (known or [])]
+    missing = [run for run in runs if run not in known]
     if missing:
         names = ", ".join(repr(run) for run in missing)
         raise RunNotFound(f"dataset {dataset_id} has no prediction run {names}")
@@ -172,8 +269,8 @@ def _tags_of(cur: Any, dataset_id: int, ids: list[int]) -> dict[int, list[str]]:
         return {}
     rows = cur.execute(
         "SELECT sample_id, list(tag ORDER BY tag) FROM sample_tags "
-        "WHERE dataset_id = ? AND sample_id IN (SELECT unnest(?::BIGINT[])) GROUP BY sample_id",
-        [dataset_id, ids],
+        f"WHERE dataset_id = ? AND sample_id IN ({_id_list(ids)}) GROUP BY sample_id",
+        [dataset_id],
     ).fetchall()
     return {r[0]: r[1] for r in rows}
 

@@ -172,6 +172,25 @@ def test_boxes_follow_filters_sort_and_paging(env) -> None:
         assert "dog" in {b["category"] for b in item["boxes"]}
 
 
+def test_every_page_of_one_and_pages_with_gaps_carry_exactly_their_items_boxes(env) -> None:
+    """Pages of one sample (one with no box at all among them; scores and nulls mixed) and pages whose ids leave
+    gaps (the boxes of the samples in between are read, then left out)."""
+    want = expected(env, ("det_a", "det_b"))
+    sources = set()
+    for offset in range(N):
+        body = page(env, boxes="true", runs=["det_a", "det_b"], limit=1, offset=offset)
+        (item,) = body["items"]
+        assert drawn(item) == want[item["file_name"]], item["file_name"]
+        sources.add(tuple(sorted({b["source"] for b in item["boxes"]})))
+    assert () in sources and ("det_a", "det_b", "ground_truth") in sources
+    ids = [item["id"] for item in page(env, limit=N)["items"]]
+    for chosen in (ids[0:6:2], ids[1:8:3], [ids[0], ids[-1]]):
+        body = page(env, boxes="true", runs=["det_a", "det_b"], ids=chosen)
+        assert [item["id"] for item in body["items"]] == chosen
+        for item in body["items"]:
+            assert drawn(item) == want[item["file_name"]], item["file_name"]
+
+
 def test_unknown_runs_are_404_naming_them(env) -> None:
     body = page(env, status=404, boxes="true", runs=["det_a", "nope", "gone"])
     assert "'nope'" in body["detail"] and "'gone'" in body["detail"] and "'det_a'" not in body["detail"]
