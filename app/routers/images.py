@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from email.utils import formatdate
 from typing import BinaryIO, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from app.deps import DbDep, SettingsDep
+from app.config import Settings
+from app.db import Database
 from app.routers.errors import errors
 from app.routers.inputs import Id
 from app.services import images, samples
@@ -18,6 +19,8 @@ from app.services import images, samples
 router = APIRouter(tags=["images"])
 
 CHUNK = 256 * 1024
+# An hour without asking; then a conditional GET, which is a 304 while the source file is unchanged.
+CACHE_CONTROL = "private, max-age=3600"
 
 
 def _send_open_file(handle: BinaryIO, media_type: str) -> StreamingResponse:
@@ -32,7 +35,7 @@ def _send_open_file(handle: BinaryIO, media_type: str) -> StreamingResponse:
     headers = {
         "Content-Length": str(info.st_size),
         "Last-Modified": formatdate(info.st_mtime, usegmt=True),
-        "Cache-Control": "private, max-age=3600",
+        "Cache-Control": CACHE_CONTROL,
     }
     return StreamingResponse(chunks(), media_type=media_type, headers=headers)
 
@@ -46,24 +49,42 @@ IMAGE_TYPES = ["image/webp", "image/jpeg", "image/png", "image/gif", "image/bmp"
     response_class=StreamingResponse,
     responses={
         200: {
-            "description": "WebP thumbnail (small 128, medium 256, large 512 px), or the original file",
+            "description": "WebP thumbnail (small 128, medium 256, large 512 px; with an ETag), or the original file",
             "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in IMAGE_TYPES},
         },
+        304: {"description": "a thumbnail: If-None-Match names its current ETag"},
         **errors(403, 404, 422),
     },
 )
 def get_image(
     sample_id: Id,
-    db: DbDep,
-    settings: SettingsDep,
+    request: Request,
     size: Literal["small", "medium", "large", "original"] = Query("medium"),
+    if_none_match: str | None = Header(None, include_in_schema=False),
 ) -> Response:
-    sample = samples.sample_row(db, sample_id)
+    # The app's state, not DbDep/SettingsDep: each sync dependency is one more trip through the thread
+    # pool, and a screen of the grid sends ~30 of these requests to the one worker (bench/thumbnails.py).
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    path = samples.image_path(db, sample_id)
     if size == "original":
-        handle, media_type = images.original(
-            sample["path"], settings.data_roots, sample_id, settings.thumbnail_cache_dir
-        )
+        handle, media_type = images.original(path, settings.data_roots, sample_id, settings.thumbnail_cache_dir)
         return _send_open_file(handle, media_type)
     assert settings.thumbnail_cache_dir is not None
-    handle = images.thumbnail(sample_id, sample["path"], size, settings.data_roots, settings.thumbnail_cache_dir)
-    return _send_open_file(handle, "image/webp")
+    thumb = images.thumbnail_bytes(sample_id, path, size, settings.data_roots, settings.thumbnail_cache_dir)
+    headers = {
+        "ETag": thumb.etag,
+        "Last-Modified": formatdate(thumb.last_modified, usegmt=True),
+        "Cache-Control": CACHE_CONTROL,
+    }
+    if if_none_match is not None and _matches(if_none_match, thumb.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(thumb.body, media_type="image/webp", headers=headers)
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2): a list of tags, or *."""
+    if if_none_match.strip() == "*":
+        return True
+    strip = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == strip for tag in if_none_match.split(","))

@@ -8,7 +8,9 @@ app/services/paths.py (confinement, regular files only).
 
 The cache key is the sample id, the size and the source file's mtime and length, so an edited image
 gets a new copy; files are written to a temporary name and renamed (readers never see half a file).
-A source that vanished is a 404 even when a copy is cached.
+A source that vanished is a 404 even when a copy is cached. The same key is the thumbnail's ETag, and
+the latest thumbnails are also kept in memory (`Thumbnail`): a screen of the grid asks for ~30 at once,
+one worker serves them, and each one read from disk and streamed cost more than the request itself.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from __future__ import annotations
 import mimetypes
 import os
 import tempfile
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,7 +42,7 @@ BROWSER_FORMATS = {
 }
 
 ImageMissing = FileMissing
-__all__ = ["ImageMissing", "ImageUnreadable", "original", "thumbnail"]
+__all__ = ["ImageMissing", "ImageUnreadable", "Thumbnail", "original", "thumbnail", "thumbnail_bytes"]
 
 
 def _entry(sample_id: int) -> str:
@@ -107,10 +112,74 @@ def thumbnail(sample_id: int, path: str, size: str, roots: list[Path], cache_dir
     """The open WebP thumbnail (cached) of a confined source file."""
     entry = _entry(sample_id)
     resolved, info = regular_file(path, roots, entry)
-    edge = SIZES[size]
+    return _open_cached(_thumbnail_file(sample_id, resolved, info, SIZES[size], roots, cache_dir))
+
+
+def _thumbnail_file(
+    sample_id: int, resolved: Path, info: os.stat_result, edge: int, roots: list[Path], cache_dir: Path
+) -> Path:
+    """The thumbnail's file in the cache, made now if missing, of a source already confined (`regular_file`)."""
     target = _cache_target(cache_dir, sample_id, str(edge), info, "webp")
     if not target.is_file():
-        picture = pixels.load_rgb(resolved, roots, entry, draft=(edge, edge))
+        picture = pixels.load_rgb(resolved, roots, _entry(sample_id), draft=(edge, edge))
         picture.thumbnail((edge, edge), Image.Resampling.LANCZOS)
         _write_atomically(picture, target, format="WEBP", quality=WEBP_QUALITY)
-    return _open_cached(target)
+    return target
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    body: bytes
+    etag: str  # changes with the source file (its mtime and length) and the size asked for
+    last_modified: float  # the source's mtime
+
+
+class _Recent:
+    """The most recent thumbnails' bytes, by their file in the cache (which names the sample, the size and
+    the source's mtime and length), up to `max_bytes` in all."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._items: OrderedDict[Path, bytes] = OrderedDict()
+        self._bytes = 0
+        self._max = max_bytes
+        self._lock = threading.Lock()
+
+    def get(self, key: Path) -> bytes | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key: Path, body: bytes) -> None:
+        with self._lock:
+            old = self._items.pop(key, None)
+            self._bytes -= len(old) if old is not None else 0
+            self._items[key] = body
+            self._bytes += len(body)
+            while self._bytes > self._max and self._items:
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped)
+
+
+# ~5-20 KB a small or medium thumbnail: a few thousand of them, the screens a user scrolls back to
+_RECENT = _Recent(64 * 1024 * 1024)
+
+
+def thumbnail_bytes(sample_id: int, path: str, size: str, roots: list[Path], cache_dir: Path) -> Thumbnail:
+    """The WebP thumbnail of a confined source file, with its validator.
+
+    The source is confined and stat-ed at every call (a file moved, replaced by a symlink out of the roots
+    or deleted is refused even when its thumbnail is in memory); only then come the bytes, from memory,
+    from the disk cache, or made now.
+    """
+    entry = _entry(sample_id)
+    resolved, info = regular_file(path, roots, entry)
+    edge = SIZES[size]
+    target = _cache_target(cache_dir, sample_id, str(edge), info, "webp")
+    body = _RECENT.get(target)
+    if body is None:
+        with _open_cached(_thumbnail_file(sample_id, resolved, info, edge, roots, cache_dir)) as handle:
+            body = handle.read()
+        _RECENT.put(target, body)
+    return Thumbnail(body, f'W/"{target.stem}"', info.st_mtime)

@@ -290,6 +290,23 @@ def sample_row(db: Database, sample_id: int) -> dict[str, Any]:
     return dict(zip(keys, row, strict=True))
 
 
+_IMAGE_PATHS = ReadCache(50_000)  # sample id -> its stored path (~150 bytes an entry)
+
+
+def image_path(db: Database, sample_id: int) -> str:
+    """The stored path of a sample's image (or SampleNotFound), asked once per generation of the database:
+    a screen of the grid asks for ~30 thumbnails, and looking each sample up again cost more than sending it."""
+
+    def load() -> str:
+        with db.cursor() as cur:
+            row = cur.execute("SELECT path FROM samples WHERE id = ?", [sample_id]).fetchone()
+        if row is None:
+            raise SampleNotFound(f"sample {sample_id} not found")
+        return row[0]
+
+    return _IMAGE_PATHS.get(db, sample_id, load)
+
+
 def get_sample(db: Database, sample_id: int, eval_iou: float = 0.5) -> dict[str, Any]:
     sample = sample_row(db, sample_id)
     with db.cursor() as cur:
@@ -329,4 +346,12 @@ def get_sample(db: Database, sample_id: int, eval_iou: float = 0.5) -> dict[str,
     return sample
 
 
-__all__ = ["DatasetNotFound", "SampleNotFound", "get_sample", "list_samples", "page_json", "sample_row"]
+__all__ = [
+    "DatasetNotFound",
+    "SampleNotFound",
+    "get_sample",
+    "image_path",
+    "list_samples",
+    "page_json",
+    "sample_row",
+]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -298,7 +299,11 @@ def test_export_then_reimport_gives_the_same_samples_and_boxes(env) -> None:
     everything = client.get(f"/datasets/{dataset}/export").json()
     assert len(everything["images"]) == N and len(everything["annotations"]) == len(env["data"]["annotations"])
     assert client.get(f"/datasets/{dataset}/export", params={"format": "voc"}).status_code == 422
+    copy = client.get(f"/datasets/{job['dataset_id']}/samples").json()["items"][0]["id"]
+    assert client.get(f"/images/{copy}", params={"size": "original"}).status_code == 200  # its path is now cached
     assert client.delete(f"/datasets/{job['dataset_id']}").status_code == 204
+    gone = client.get(f"/images/{copy}", params={"size": "original"})
+    assert gone.status_code == 404 and str(copy) in gone.json()["detail"]
 
 
 # -- images ------------------------------------------------------------------------------------------------
@@ -323,6 +328,35 @@ def test_thumbnails_are_webp_of_the_right_size_and_cached(env) -> None:
     client.get(f"/images/{sample['id']}", params={"size": "small"})
     assert {p: p.stat().st_mtime_ns for p in cache.rglob("*.webp")} == mtimes  # served from the cache
     assert client.get(f"/images/{sample['id']}", params={"size": "huge"}).status_code == 422
+
+
+def test_a_thumbnail_revalidates_to_304_until_its_file_changes(env) -> None:
+    client = env["client"]
+    sample = env["by_name"]["img_007.jpg"]
+    url, small = f"/images/{sample['id']}", {"size": "small"}
+    first = client.get(url, params=small)
+    etag = first.headers["etag"]
+    assert first.status_code == 200 and first.headers["cache-control"] == "private, max-age=3600"
+    assert client.get(url, params=small).content == first.content  # from memory, the same bytes
+    same = client.get(url, params=small, headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.content == b"" and same.headers["etag"] == etag
+    assert client.get(url, params=small, headers={"If-None-Match": f'"other", {etag}'}).status_code == 304
+    assert client.get(url, params=small, headers={"If-None-Match": '"other"'}).status_code == 200
+    medium = client.get(url, params={"size": "medium"}, headers={"If-None-Match": etag})
+    assert medium.status_code == 200 and medium.headers["etag"] != etag  # another size, another tag
+    path = env["root"] / "images" / "img_007.jpg"
+    content, info = path.read_bytes(), path.stat()
+    try:  # the file is edited (new mtime): a new tag and the new picture, not the one in memory
+        with Image.open(io.BytesIO(content)) as old:
+            Image.new("RGB", old.size, (250, 250, 250)).save(path, format="JPEG")
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))
+        edited = client.get(url, params=small, headers={"If-None-Match": etag})
+        assert edited.status_code == 200 and edited.headers["etag"] != etag
+        assert Image.open(io.BytesIO(edited.content)).convert("RGB").resize((1, 1)).getpixel((0, 0))[0] > 240
+    finally:
+        path.write_bytes(content)
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert client.get(url, params=small, headers={"If-None-Match": etag}).status_code == 304
 
 
 def test_original_is_streamed_with_its_content_type(env) -> None:

@@ -153,6 +153,9 @@ def _swap_for_symlink(server, outside: Path) -> tuple[int, int]:
         assert job["state"] == "succeeded", job
         items = client.get(f"/datasets/{job['dataset_id']}/samples").json()["items"]
     sample = next(s for s in items if s["file_name"] == "img_001.jpg")
+    with server.client() as client:  # its path and thumbnails are now cached, in memory and on disk
+        for size in ("small", "medium", "large"):
+            assert client.get(f"/images/{sample['id']}", params={"size": size}).status_code == 200
     (root / "images" / "img_001.jpg").unlink()
     os.symlink(outside, root / "images" / "img_001.jpg")
     return job["dataset_id"], sample["id"]

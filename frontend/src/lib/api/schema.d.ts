@@ -4798,7 +4798,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description WebP thumbnail (small 128, medium 256, large 512 px), or the original file */
+            /** @description WebP thumbnail (small 128, medium 256, large 512 px; with an ETag), or the original file */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4812,6 +4812,13 @@ export interface operations {
                     "image/tiff": string;
                     "image/webp": string;
                 };
+            };
+            /** @description a thumbnail: If-None-Match names its current ETag */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description Outside the configured data roots, or otherwise refused */
             403: {
