@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from email.utils import formatdate
+from pathlib import Path
 from typing import BinaryIO, Literal
 
 from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response, StreamingResponse
 
 from app.config import Settings
@@ -56,22 +58,43 @@ IMAGE_TYPES = ["image/webp", "image/jpeg", "image/png", "image/gif", "image/bmp"
         **errors(403, 404, 422),
     },
 )
-def get_image(
+async def get_image(
     sample_id: Id,
     request: Request,
     size: Literal["small", "medium", "large", "original"] = Query("medium"),
     if_none_match: str | None = Header(None, include_in_schema=False),
 ) -> Response:
-    # The app's state, not DbDep/SettingsDep: each sync dependency is one more trip through the thread
-    # pool, and a screen of the grid sends ~30 of these requests to the one worker (bench/thumbnails.py).
+    # A screen of the grid sends ~30 of these to the one worker: a thumbnail whose path and bytes are in
+    # memory is answered here, on the event loop (a stat of its source, no database, no thread); anything
+    # else goes to the thread pool. The app's state rather than DbDep/SettingsDep: each sync dependency is
+    # a thread-pool trip of its own (bench/thumbnails.py).
     db: Database = request.app.state.db
     settings: Settings = request.app.state.settings
+    if size != "original":
+        path = samples.known_image_path(db, sample_id)
+        if path is not None:
+            thumb = images.thumbnail_bytes(sample_id, path, size, settings.data_roots, _cache_dir(settings), make=False)
+            if thumb is not None:
+                return _thumbnail_reply(thumb, if_none_match)
+    return await run_in_threadpool(_image, db, settings, sample_id, size, if_none_match)
+
+
+def _cache_dir(settings: Settings) -> Path:
+    assert settings.thumbnail_cache_dir is not None  # Settings defaults it to <state dir>/thumbnails
+    return settings.thumbnail_cache_dir
+
+
+def _image(db: Database, settings: Settings, sample_id: int, size: str, if_none_match: str | None) -> Response:
     path = samples.image_path(db, sample_id)
     if size == "original":
         handle, media_type = images.original(path, settings.data_roots, sample_id, settings.thumbnail_cache_dir)
         return _send_open_file(handle, media_type)
-    assert settings.thumbnail_cache_dir is not None
-    thumb = images.thumbnail_bytes(sample_id, path, size, settings.data_roots, settings.thumbnail_cache_dir)
+    thumb = images.thumbnail_bytes(sample_id, path, size, settings.data_roots, _cache_dir(settings))
+    assert thumb is not None
+    return _thumbnail_reply(thumb, if_none_match)
+
+
+def _thumbnail_reply(thumb: images.Thumbnail, if_none_match: str | None) -> Response:
     headers = {
         "ETag": thumb.etag,
         "Last-Modified": formatdate(thumb.last_modified, usegmt=True),

@@ -166,12 +166,15 @@ class _Recent:
 _RECENT = _Recent(64 * 1024 * 1024)
 
 
-def thumbnail_bytes(sample_id: int, path: str, size: str, roots: list[Path], cache_dir: Path) -> Thumbnail:
+def thumbnail_bytes(
+    sample_id: int, path: str, size: str, roots: list[Path], cache_dir: Path, make: bool = True
+) -> Thumbnail | None:
     """The WebP thumbnail of a confined source file, with its validator.
 
     The source is confined and stat-ed at every call (a file moved, replaced by a symlink out of the roots
     or deleted is refused even when its thumbnail is in memory); only then come the bytes, from memory,
-    from the disk cache, or made now.
+    from the disk cache, or made now. With make=False: None unless the bytes are in memory (nothing is
+    read but the source's metadata).
     """
     entry = _entry(sample_id)
     resolved, info = regular_file(path, roots, entry)
@@ -179,6 +182,8 @@ def thumbnail_bytes(sample_id: int, path: str, size: str, roots: list[Path], cac
     target = _cache_target(cache_dir, sample_id, str(edge), info, "webp")
     body = _RECENT.get(target)
     if body is None:
+        if not make:
+            return None
         with _open_cached(_thumbnail_file(sample_id, resolved, info, edge, roots, cache_dir)) as handle:
             body = handle.read()
         _RECENT.put(target, body)

@@ -34,6 +34,13 @@ class ReadCache:
         self._lock = threading.Lock()
         self._max = max_entries
 
+    def peek(self, db: Database, key: Any) -> Any | None:
+        """The value if it is here and current, else None (nothing is read)."""
+        generation = db.generation
+        with self._lock:
+            hit = self._entries.get((str(db.path), key))
+            return hit[1] if hit is not None and hit[0] == generation else None
+
     def get(self, db: Database, key: Any, load: Callable[[], Any]) -> Any:
         generation = db.generation
         full = (str(db.path), key)
@@ -307,6 +314,11 @@ def image_path(db: Database, sample_id: int) -> str:
     return _IMAGE_PATHS.get(db, sample_id, load)
 
 
+def known_image_path(db: Database, sample_id: int) -> str | None:
+    """`image_path` if it is at hand (asks the database nothing), else None."""
+    return _IMAGE_PATHS.peek(db, sample_id)
+
+
 def get_sample(db: Database, sample_id: int, eval_iou: float = 0.5) -> dict[str, Any]:
     sample = sample_row(db, sample_id)
     with db.cursor() as cur:
@@ -351,6 +363,7 @@ __all__ = [
     "SampleNotFound",
     "get_sample",
     "image_path",
+    "known_image_path",
     "list_samples",
     "page_json",
     "sample_row",
