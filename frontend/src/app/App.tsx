@@ -4,6 +4,7 @@ import { EmptyState, Spinner } from "@/components/feedback";
 import { KeyboardHelp } from "@/components/KeyboardHelp";
 import { DatasetsPage } from "@/features/datasets";
 import { API_BASE } from "@/lib/api/client";
+import { AnalysisLayout } from "./AnalysisLayout";
 import { DatasetRoute } from "./DatasetRoute";
 import { Providers } from "./providers";
 
@@ -52,8 +53,14 @@ export function App() {
           <Routes>
             <Route path="/" element={<DatasetsPage />} />
             <Route path="/datasets/:id" element={<DatasetRoute />} />
-            <Route path="/datasets/:id/stats" element={<Lazy><StatsPage /></Lazy>} />
-            <Route path="/datasets/:id/evaluation" element={<Lazy><EvaluationPage /></Lazy>} />
+            <Route
+              path="/datasets/:id/stats"
+              element={<AnalysisLayout title="Statistics">{({ id, view }) => <Lazy><StatsPage id={id} view={view} /></Lazy>}</AnalysisLayout>}
+            />
+            <Route
+              path="/datasets/:id/evaluation"
+              element={<AnalysisLayout title="Evaluation">{(page) => <Lazy><EvaluationPage {...page} /></Lazy>}</AnalysisLayout>}
+            />
             <Route path="/datasets/:id/map" element={<Lazy><MapPage /></Lazy>} />
             <Route path="/datasets/:id/duplicates" element={<Lazy><DuplicatesPage /></Lazy>} />
             <Route path="/datasets/:id/similar" element={<Lazy><SimilarPage /></Lazy>} />

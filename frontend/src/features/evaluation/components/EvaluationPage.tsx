@@ -1,14 +1,12 @@
 import { useEffect, useMemo, useState } from "react";
 import { useNavigate } from "react-router-dom";
 import { EmptyState, ErrorMessage, Spinner } from "@/components/feedback";
-import { AnalysisLayout } from "@/features/stats/components/AnalysisLayout";
 import { count, fmt, UnitLines, type Series } from "@/components/charts";
 import { imageUrl } from "@/lib/api/client";
 import { serializeViewState, updateView, type ViewState } from "@/lib/url-state";
 import { useEvaluation, useRuns, useThresholds, useWorst, type ClassEvaluation, type Evaluation, type ScoreThresholds } from "../api";
 import { ERROR_LABELS } from "@/lib/highlights";
 import { ConfusionHeatmap } from "./ConfusionHeatmap";
-import "@/features/stats/stats.css";
 import "../evaluation.css";
 
 const IOUS = [0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95];
@@ -369,7 +367,7 @@ function Evaluations({ id, view, setView }: { id: number; view: ViewState; setVi
   );
 }
 
-/** /datasets/:id/evaluation — a prediction run against the ground truth, and a second run beside it. */
-export default function EvaluationPage() {
-  return <AnalysisLayout title="Evaluation">{({ id, view, setView }) => <Evaluations id={id} view={view} setView={setView} />}</AnalysisLayout>;
+/** /datasets/:id/evaluation — a prediction run against the ground truth, and a second run beside it (in the app's AnalysisLayout). */
+export default function EvaluationPage({ id, view, setView }: { id: number; view: ViewState; setView: (change: Partial<ViewState>) => void }) {
+  return <Evaluations id={id} view={view} setView={setView} />;
 }

@@ -3,9 +3,7 @@ import { useNavigate } from "react-router-dom";
 import { ErrorMessage, Spinner } from "@/components/feedback";
 import { serializeViewState, toFilters, updateView, type ViewState } from "@/lib/url-state";
 import { useDistributions, useStatistics } from "../api";
-import { AnalysisLayout } from "./AnalysisLayout";
 import { BarList, Columns, count, type Bar } from "@/components/charts";
-import "../stats.css";
 
 function binLabel(min: number, max: number | null | undefined, digits = 0) {
   const f = (v: number) => (digits ? v.toFixed(digits) : String(Math.round(v)));
@@ -127,7 +125,7 @@ function Stats({ id, view }: { id: number; view: ViewState }) {
   );
 }
 
-/** /datasets/:id/stats — the statistics of the samples matching the URL's filters. */
-export default function StatsPage() {
-  return <AnalysisLayout title="Statistics">{({ id, view }) => <Stats id={id} view={view} />}</AnalysisLayout>;
+/** /datasets/:id/stats — the statistics of the samples matching the URL's filters (in the app's AnalysisLayout). */
+export default function StatsPage({ id, view }: { id: number; view: ViewState }) {
+  return <Stats id={id} view={view} />;
 }

@@ -5,10 +5,14 @@ import { useDatasetDetail } from "@/features/datasets";
 import { Sidebar } from "@/features/filters";
 import { useViewState } from "@/hooks/useViewState";
 import type { ViewState } from "@/lib/url-state";
+import "./analysis.css";
 
 export type SetView = (change: Partial<ViewState>, options?: { replace?: boolean }) => void;
 
-/** An analysis page of a dataset: the crumbs with the dataset's views, the filter sidebar, the page. */
+/**
+ * An analysis page of a dataset: the crumbs with the dataset's views, the filter sidebar, the page (the app
+ * composes them here: the views are features, and features do not import each other).
+ */
 export function AnalysisLayout({ title, children }: { title: string; children: (args: { id: number; view: ViewState; setView: SetView }) => ReactNode }) {
   const param = useParams().id;
   const id = Number(param);
