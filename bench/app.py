@@ -3,20 +3,28 @@
     .venv/bin/python bench/make_coco.py      # once: bench/out/coco/annotations.json
     make ui                                  # the built app in app/webui
     .venv/bin/python bench/app.py [--state bench/out/page_boxes] [--rows 10000] [--rows-per-frame 10]
+                                  [--profile] [--trace]
 
 The dataset and two prediction runs are imported as bench/page_boxes.py does (same --state, so either script
 reuses the other's import). Figures come from the browser's Performance API: the app marks
-`grid-painted` when the first screen of the grid (thumbnails and boxes) has rendered and `grid-updated`
-when the grid after a filter change has. Printed, with the machine's load average:
+`grid-painted` when the first screen of the grid has rendered (every visible cell in, its boxes drawn on its
+row's canvas, its thumbnail loaded or failed) and `grid-updated` when the screen after a filter change has;
+`grid-painted:boxes` / `grid-updated:boxes` when the cells and boxes are drawn, before the thumbnails are in.
+Printed, with the machine's load average:
 - first grid paint: cold (a new browser context opening the dataset's URL: navigation start to the mark,
   JS download and parse included) and in the app (click on the dataset in the list to the mark);
-- filter change to the new grid (URL change to `grid-updated`), for a few filters;
+- filter change to the new grid (URL change to `grid-updated`), for a few filters, with when the boxes were
+  drawn and each API request's sent -> first byte -> last byte (Resource Timing) and the thumbnails' span;
 - scrolling N rows (default 10,000) at a fixed speed: long tasks over 50 ms and frame time p50/p95 (from
   requestAnimationFrame timestamps), plus the sample pages and thumbnails requested and cancelled meanwhile;
 - initial JavaScript: the scripts loaded for the first paint, raw and gzipped (level 9);
 - API requests for the first screen: samples pages, thumbnails, anything else.
 The benchmark COCO file has no image files: thumbnails answer 404 quickly, so image decoding is not in these
 figures (the boxes are: they are drawn over the empty cells).
+--profile samples the JS profiler (CDP) over the filter changes and the scroll and prints the top self-time
+functions of each stretch of main-thread work over 50 ms; --trace records a Chromium trace of each and prints
+the main thread's top events by self time and its longest tasks (both slow the page: figures taken with them
+are for finding causes, not for comparing).
 Targets (issue 12): first paint <= 1.0 s, filter change <= 300 ms, no long task > 50 ms and frame p95 <= 33 ms
 while scrolling 10,000 rows, initial JS <= 250 KB gzipped, 1 samples request per screen plus thumbnails.
 """
@@ -35,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.datasets import load_average  # noqa: E402
 from bench.harness import (  # noqa: E402
+    MARK_AFTER,
     RUNS,
     VIEWPORT,
     add_dataset_args,
@@ -110,6 +119,143 @@ class Requests:
         return counts
 
 
+class Profile:
+    """The V8 sampling profiler over CDP while a block runs: the stretches of back-to-back JS samples over 50 ms
+    (what a long task is made of, in the profiler's clock) with their top self-time functions."""
+
+    def __init__(self, page, enabled: bool) -> None:  # noqa: ANN001
+        self.cdp = page.context.new_cdp_session(page) if enabled else None
+        if self.cdp:
+            self.cdp.send("Profiler.enable")
+            self.cdp.send("Profiler.setSamplingInterval", {"interval": 200})  # µs
+
+    def __enter__(self) -> Profile:
+        if self.cdp:
+            self.cdp.send("Profiler.start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.cdp:
+            return
+        profile = self.cdp.send("Profiler.stop")["profile"]
+        nodes = {n["id"]: n for n in profile["nodes"]}
+        t = float(profile["startTime"])
+        stretches: list[tuple[float, float, list[int]]] = []  # start µs, end µs, sampled node ids
+        current: list[int] = []
+        start = t
+        for node_id, delta in zip(profile["samples"], profile["timeDeltas"], strict=False):
+            t += delta
+            name = nodes[node_id]["callFrame"]["functionName"]
+            if name == "(idle)":
+                if current and t - start > 50_000:
+                    stretches.append((start, t, current))
+                current = []
+                continue
+            if not current:
+                start = t
+            current.append(node_id)
+        if current and t - start > 50_000:
+            stretches.append((start, t, current))
+        origin = float(profile["startTime"])
+        print(f"  profile: {len(stretches)} stretch(es) of main-thread work over 50 ms")
+        for begin, end, ids in stretches:
+            per = (end - begin) / 1000 / max(len(ids), 1)
+            selfs: dict[str, float] = {}
+            for i in ids:
+                f = nodes[i]["callFrame"]
+                where = f"{f['functionName'] or '(anonymous)'} {urlsplit(f['url']).path.rsplit('/', 1)[-1]}"
+                where += f":{f['lineNumber'] + 1}:{f['columnNumber'] + 1}" if f["url"] else ""
+                selfs[where] = selfs.get(where, 0.0) + per
+            top = sorted(selfs.items(), key=lambda kv: -kv[1])[:8]
+            made = "; ".join(f"{k} {v:.0f}" for k, v in top)
+            print(f"    at +{(begin - origin) / 1000:.0f} ms, {(end - begin) / 1000:.0f} ms: {made}")
+
+
+# Resource Timing of the requests started since `after` (ms since navigation start), and the marks the app set
+TIMELINE = """
+(after) => [
+  ...performance.getEntriesByType('resource').filter((e) => e.startTime >= after && e.name.includes('/api/')
+    && !e.name.includes('/images/')).map((e) => [new URL(e.name).pathname.split('/').pop(), e.startTime - after,
+    e.responseStart - after, e.responseEnd - after, e.encodedBodySize]),
+]
+"""
+
+
+THUMBNAILS = """
+(after) => {
+  const l = performance.getEntriesByType('resource').filter((e) => e.startTime >= after && e.name.includes('/images/'));
+  if (!l.length) return null;
+  return [l.length, Math.min(...l.map((e) => e.startTime)) - after, Math.max(...l.map((e) => e.responseEnd)) - after];
+}
+"""
+
+
+def timeline(page, t0: float) -> str:  # noqa: ANN001
+    """Each API request after t0 (images aside): sent -> first byte -> last byte, ms after t0, and its size; then
+    the thumbnails': first sent -> last answered."""
+    requests = page.evaluate(TIMELINE, t0)
+    parts = [f"{name} {s:.0f}->{b:.0f}->{e:.0f} ms ({size / 1024:.0f} KB)" for name, s, b, e, size in requests]
+    thumbs = page.evaluate(THUMBNAILS, t0)
+    text = "requests: " + ("; ".join(parts) if parts else "none (cached)")
+    return text + (f"; {thumbs[0]} thumbnails {thumbs[1]:.0f}->{thumbs[2]:.0f} ms" if thumbs else "")
+
+
+class Trace:
+    """A Chromium trace (devtools.timeline) while a block runs; prints the renderer main thread's busiest events by
+    self time, and its longest tasks with what they were made of."""
+
+    CATEGORIES = ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8", "blink.user_timing"]
+
+    def __init__(self, browser, page, enabled: bool, title: str) -> None:  # noqa: ANN001
+        self.browser, self.page, self.enabled, self.title = browser, page, enabled, title
+
+    def __enter__(self) -> Trace:
+        if self.enabled:
+            self.browser.start_tracing(page=self.page, categories=self.CATEGORIES)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.enabled:
+            return
+        import json
+
+        events = json.loads(self.browser.stop_tracing())["traceEvents"]
+        names = {(e["pid"], e["tid"]): e["args"]["name"] for e in events if e.get("name") == "thread_name"}
+        main = [k for k, v in names.items() if v == "CrRendererMain"]
+        by_thread: dict[tuple, list[dict]] = {}
+        for e in events:
+            if e.get("ph") == "X" and "dur" in e and (e["pid"], e["tid"]) in main:
+                by_thread.setdefault((e["pid"], e["tid"]), []).append(e)
+        selfs: dict[str, float] = {}
+        tasks: list[tuple[float, float, dict[str, float]]] = []
+        for evs in by_thread.values():
+            evs.sort(key=lambda e: (e["ts"], -e["dur"]))
+            stack: list[list] = []  # [event, child time]
+            task: list = []
+            for e in evs:
+                while stack and stack[-1][0]["ts"] + stack[-1][0]["dur"] <= e["ts"]:
+                    done, child = stack.pop()
+                    selfs[done["name"]] = selfs.get(done["name"], 0.0) + (done["dur"] - child) / 1000
+                    if task and stack:
+                        task[2][done["name"]] = task[2].get(done["name"], 0.0) + (done["dur"] - child) / 1000
+                if stack:
+                    stack[-1][1] += e["dur"]
+                elif e["dur"] > 50_000:  # a top-level task over 50 ms
+                    task = [e["ts"], e["dur"] / 1000, {}]
+                    tasks.append(task)
+                else:
+                    task = []
+                stack.append([e, 0.0])
+            while stack:
+                done, child = stack.pop()
+                selfs[done["name"]] = selfs.get(done["name"], 0.0) + (done["dur"] - child) / 1000
+        top = sorted(selfs.items(), key=lambda kv: -kv[1])[:12]
+        print(f"  trace of {self.title}: main thread self time " + "; ".join(f"{k} {v:.0f}" for k, v in top) + " ms")
+        for _, dur, parts in sorted(tasks, key=lambda t: -t[1])[:6]:
+            made = sorted(parts.items(), key=lambda kv: -kv[1])[:6]
+            print(f"    task {dur:.0f} ms: " + "; ".join(f"{k} {v:.0f}" for k, v in made))
+
+
 def app_url(server: Server, dataset_id: int, **params: str) -> str:
     query = "&".join([*(f"show={run}" for run in RUNS), *(f"{k}={v}" for k, v in params.items())])
     return f"{server.url}/datasets/{dataset_id}?{query}"
@@ -121,6 +267,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000, help="rows to scroll")
     parser.add_argument("--rows-per-frame", type=float, default=10.0, help="scroll speed")
     parser.add_argument("--repeat", type=int, default=3, help="cold and in-app first paints to take")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the JS profiler (CDP) during the filter changes and the scroll; print the top self-time "
+        "functions of every stretch of main-thread work over 50 ms",
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="record a Chromium trace of the filter changes and of the scroll; print the renderer main thread's "
+        "top self-time events (layout, paint, script, GC...)",
+    )
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -162,17 +320,25 @@ def main() -> None:
         page.goto(app_url(server, dataset_id))
         wait_mark(page, "grid-painted")
         print(f"filter change -> grid-updated (load {load_average()}):")
+        profile = Profile(page, args.profile)
+        trace = Trace(browser, page, args.trace, "the filter changes")
+        trace.__enter__()
         for label, params in FILTERS:
             start = requests.mark()
             path = urlsplit(app_url(server, dataset_id, **params))
-            t0 = page.evaluate(
-                "(url) => { const t = performance.now(); history.pushState(null, '', url);"
-                " dispatchEvent(new PopStateEvent('popstate')); return t; }",
-                f"{path.path}?{path.query}",
-            )
-            took = wait_mark(page, "grid-updated", t0, timeout=60_000) - t0
+            with profile:
+                t0 = page.evaluate(
+                    "(url) => { const t = performance.now(); history.pushState(null, '', url);"
+                    " dispatchEvent(new PopStateEvent('popstate')); return t; }",
+                    f"{path.path}?{path.query}",
+                )
+                took = wait_mark(page, "grid-updated", t0, timeout=60_000) - t0
             total = page.locator('[data-testid="total"]').inner_text()
             print(f"  {label:<44} {took:6.0f} ms   ({total.strip()}; requests {requests.since(start)})")
+            boxes = page.evaluate(MARK_AFTER, ["grid-updated:boxes", t0]) - t0
+            print(f"    boxes drawn at {boxes:.0f} ms; {timeline(page, t0)}")
+
+        trace.__exit__()
 
         # -- scrolling ------------------------------------------------------------------------------------
         grid = page.locator('[data-testid="grid"]')
@@ -184,7 +350,8 @@ def main() -> None:
         start, failed0 = requests.mark(), len(requests.failed)
         long0 = page.evaluate("window.__long.length")
         t0 = page.evaluate("performance.now()")
-        result = page.evaluate(SCROLL, [distance, step])
+        with Profile(page, args.profile) as profile, Trace(browser, page, args.trace, "the scroll"):
+            result = page.evaluate(SCROLL, [distance, step])
         long_tasks = [d for s, d in page.evaluate("window.__long")[long0:] if s >= t0]
         stamps = result["stamps"]
         frames = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
@@ -195,8 +362,11 @@ def main() -> None:
             f"scrolling {scrolled:,.0f} of {rows:,} rows ({row_height:.0f} px each, {args.rows_per_frame:g} rows per "
             f"frame) in {seconds:.1f} s; load {load_average()}:"
         )
+        entries = page.evaluate("window.__long")[long0:]
+        at = ", ".join(f"{d:.0f} ms at +{s - t0:.0f}" for s, d in entries if s >= t0 and d > 50)
         print(
-            f"  long tasks > 50 ms: {sum(d > 50 for d in long_tasks)} (longest {max(long_tasks, default=0):.0f} ms); "
+            f"  long tasks > 50 ms: {sum(d > 50 for d in long_tasks)} {'(' + at + ') ' if at else ''}"
+            f"(longest {max(long_tasks, default=0):.0f} ms); "
             f"frame time p50 {st.median(frames) if frames else float('nan'):.1f} ms, p95 {pct(frames, 0.95):.1f} ms, "
             f"max {max(frames, default=float('nan')):.1f} ms over {len(frames)} frames"
         )

@@ -30,6 +30,7 @@ RUNS = ("det_a", "det_b")
 VIEWPORT = {"width": 1400, "height": 900}
 # Collects long tasks from the first byte of every page (the observer must exist before the app runs).
 INIT = """
+performance.setResourceTimingBufferSize(100000);
 window.__long = [];
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) window.__long.push([e.startTime, e.duration]);

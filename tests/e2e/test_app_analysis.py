@@ -17,6 +17,7 @@ import pytest
 
 from tests.e2e.app_build import ensure_built
 from tests.e2e.app_photos import make_photos
+from tests.e2e.grid_boxes import drawn_boxes, wait_drawn
 from tests.support.browser import TIMEOUT, WATCH
 from tests.support.datasets import import_dataset, wait_job
 from tests.support.server import Server
@@ -83,17 +84,15 @@ def app(page, analysis_server):
 def grid_state(page) -> tuple[list[int], list[int]]:
     """The sample ids in the grid, and the ids of the boxes drawn lit."""
     ids = page.eval_on_selector_all(".cell[data-sample-id]", "els => els.map(e => Number(e.dataset.sampleId))")
-    lit = page.eval_on_selector_all(".boxes g.box.lit", "els => els.map(e => Number(e.dataset.boxId))")
+    lit = [b["id"] for boxes in drawn_boxes(page).values() for b in boxes if b["lit"]]
     return sorted(ids), sorted(lit)
 
 
 def wait_grid(page, n: int, lit: int) -> None:
     page.wait_for_function(
-        "([n, lit]) => document.querySelectorAll('.cell[data-sample-id]').length === n"
-        " && document.querySelectorAll('.boxes g.box.lit').length === lit",
-        arg=[n, lit],
-        timeout=TIMEOUT,
+        "n => document.querySelectorAll('.cell[data-sample-id]').length === n", arg=n, timeout=TIMEOUT
     )
+    wait_drawn(page, lit, lit=True, timeout=TIMEOUT)
 
 
 def test_a_confusion_cell_and_an_error_category_open_exactly_their_samples(app, analysis_server) -> None:
@@ -130,7 +129,8 @@ def test_a_confusion_cell_and_an_error_category_open_exactly_their_samples(app, 
     wait_grid(page, missed["total"], reply["errors"]["missed"])
     ids, lit = grid_state(page)
     assert ids == sorted(s["id"] for s in missed["items"])
-    assert page.locator(".boxes g.box.lit[data-source=ground_truth]").count() == reply["errors"]["missed"]
+    lit_boxes = [b for boxes in drawn_boxes(page).values() for b in boxes if b["lit"]]
+    assert len(lit_boxes) == reply["errors"]["missed"] and all(b["source"] == "ground_truth" for b in lit_boxes)
 
 
 def test_a_class_bar_filters_the_grid_and_changes_the_url(app, analysis_server) -> None:

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.e2e.app_photos import make_many
+from tests.e2e.grid_boxes import drawn_boxes, hex_rgb, wait_drawn
 from tests.support.browser import TIMEOUT, WATCH
 from tests.support.server import Server
 
@@ -144,21 +145,16 @@ def test_boxes_are_drawn_where_the_annotations_say(app, ui_server) -> None:
     with ui_server.client() as client:
         first = client.get(f"/datasets/{ui_server.photos_id}/samples", params={"limit": 13}).json()["items"]
         truth = {s["id"]: client.get(f"/samples/{s['id']}").json() for s in first}
-    page.wait_for_function(
-        "n => document.querySelectorAll('.cell .boxes g[data-source=ground_truth]').length === n",
-        arg=sum(1 for s in truth.values() for a in s["annotations"] if a["source"] == "ground_truth"),
-    )
+    wait_drawn(page, sum(1 for s in truth.values() for a in s["annotations"] if a["source"] == "ground_truth"))
+    boxes = drawn_boxes(page)
     drawn = page.evaluate(
-        """() => [...document.querySelectorAll('.cell')].map(cell => {
+        """() => [...document.querySelectorAll('.cell[data-sample-id]')].map(cell => {
             const img = cell.querySelector('img').getBoundingClientRect();
-            return {id: Number(cell.dataset.sampleId), img: [img.x, img.y, img.width, img.height],
-              boxes: [...cell.querySelectorAll('.boxes g')].map(g => {
-                const r = g.querySelector('rect').getBoundingClientRect();
-                return {id: Number(g.dataset.boxId), source: g.dataset.source, category: g.dataset.category,
-                        rect: [r.x, r.y, r.width, r.height], stroke: getComputedStyle(g.querySelector('rect')).stroke};
-              })};
+            return {id: Number(cell.dataset.sampleId), img: [img.x, img.y, img.width, img.height]};
         })"""
     )
+    for cell in drawn:
+        cell["boxes"] = boxes.get(cell["id"], [])
     checked = 0
     for cell in drawn:
         sample = truth[cell["id"]]
@@ -172,13 +168,14 @@ def test_boxes_are_drawn_where_the_annotations_say(app, ui_server) -> None:
             want = [ox + x * scale, oy + y * scale, w * scale, h * scale]
             assert box["rect"] == pytest.approx(want, abs=1.0), (sample["file_name"], box, want)
             assert box["category"] == expected[box["id"]]["category"]
+            assert box["edge_alpha"] > 0, (sample["file_name"], box)  # really painted there
             checked += 1
     assert checked >= 15
 
     # one pixel check: the left edge of the astronaut's "person" box has the class colour on screen
     astronaut = next(c for c in drawn if truth[c["id"]]["file_name"] == "astronaut.jpg")
     person = next(b for b in astronaut["boxes"] if b["category"] == "person")
-    colour = tuple(int(v) for v in re.findall(r"\d+", person["stroke"])[:3])
+    colour = hex_rgb(person["colour"])
     x, y, _, h = person["rect"]
     shot = Image.open(io.BytesIO(page.screenshot())).convert("RGB")
     row = round(y + h * 0.7)  # clear of the flag box, whose bottom edge meets the middle
@@ -190,10 +187,10 @@ def test_boxes_are_drawn_where_the_annotations_say(app, ui_server) -> None:
 
     # predictions are dashed and have their own toggle; the README screenshot shows both
     page.get_by_role("checkbox", name="detector").check()
-    page.wait_for_function(
-        "() => document.querySelectorAll('.boxes g[data-source=detector] rect[stroke-dasharray]').length > 0"
-    )
-    assert page.locator(".boxes g[data-source=ground_truth] rect[stroke-dasharray]").count() == 0
+    page.wait_for_function("() => document.querySelectorAll('canvas.row-boxes[data-boxes*=detector]').length > 0")
+    shown = [b for cell in drawn_boxes(page).values() for b in cell]
+    assert any(b["source"] == "detector" for b in shown)
+    assert all(b["dashed"] == (b["source"] != "ground_truth") for b in shown)
     assert "show=detector" in page.url
     wait_thumbnails(page)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)

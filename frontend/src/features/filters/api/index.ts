@@ -4,7 +4,7 @@ import { useGridPainted } from "@/lib/grid-status";
 import { api } from "@/lib/api/client";
 import { embeddingsQuery, predictionsQuery } from "@/lib/api/queries";
 import type { Facets, SavedView } from "@/lib/api/types";
-import type { SampleFilters } from "@/lib/url-state";
+import type { SampleFilters, ViewState } from "@/lib/url-state";
 
 /**
  * Whether the grid's samples pages are in: one has answered (data or error) and none is loading. The
@@ -12,7 +12,7 @@ import type { SampleFilters } from "@/lib/url-state";
  * cost more than the page itself, so sent together they delayed the grid (bench/app.py). The grid never
  * waits for the sidebar. A query that waits keeps showing its previous data.
  */
-export function useGridSettled(datasetId: number): boolean {
+export function useGridSettled(datasetId: number, view: ViewState): boolean {
   const cache = useQueryClient().getQueryCache();
   const subscribe = useCallback((onChange: () => void) => cache.subscribe(onChange), [cache]);
   const snapshot = () => {
@@ -22,7 +22,7 @@ export function useGridSettled(datasetId: number): boolean {
   const pages = useSyncExternalStore(subscribe, snapshot);
   // and its screen has painted: the screen's thumbnails come after the pages, and the facets sent with
   // them delayed the paint; after PAINT_WAIT_MS of settled pages nothing waits any more (thumbnails that hang)
-  const painted = useGridPainted(datasetId);
+  const painted = useGridPainted(datasetId, view);
   const [waited, setWaited] = useState(false);
   useEffect(() => {
     setWaited(false);

@@ -46,7 +46,7 @@ function parseTri(value: string): boolean | undefined {
 /** Filters, sort and saved views of the grid; every control writes the URL. */
 export function Sidebar({ datasetId, view, setView }: Props) {
   const filters = toFilters(view);
-  const settled = useGridSettled(datasetId);
+  const settled = useGridSettled(datasetId, view);
   const facets = useFacets(datasetId, filters, settled);
   const runs = usePredictionRuns(datasetId);
   const embeddings = useEmbeddings(datasetId, settled);

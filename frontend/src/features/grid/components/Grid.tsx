@@ -1,22 +1,27 @@
 import { useVirtualizer } from "@tanstack/react-virtual";
+import { useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from "react";
 import { EmptyState, ErrorMessage, Spinner } from "@/components/feedback";
 import { useHotkeys } from "@/hooks/useHotkeys";
 import type { PageItem } from "@/lib/api/page-boxes";
-import { samplesQuery, THUMB_SIZES, type ViewState } from "@/lib/url-state";
+import { samplesPageQuery } from "@/lib/api/queries";
+import { THUMB_SIZES, type ViewState } from "@/lib/url-state";
 import { PAGE_SIZE, useGridPages, usePredictionRuns } from "../api";
-import { gridGone, gridPainted, gridPending } from "@/lib/grid-status";
+import { gridGone, gridKey, gridPainted, gridPending } from "@/lib/grid-status";
 import { EvalFilterBar, useHighlights } from "@/lib/highlights";
 import { useFastScroll } from "../hooks/useFastScroll";
 import { useSelection } from "../hooks/useSelection";
 import { GridToolbar } from "./GridToolbar";
 import { SelectionBar } from "./SelectionBar";
-import { Thumb, type BoxDisplay } from "./Thumb";
+import type { BoxDisplay } from "../boxes";
+import { RowBoxes } from "./RowBoxes";
+import { Thumb } from "./Thumb";
 
 const GAP = 8;
 const CAPTION = 24;
 const OVERSCAN_ROWS = 2;
-const ROW_SLOTS = 64;
+/** `.thumb`'s border (styles.css): the image and its boxes fill the square inside it */
+const THUMB_BORDER = 1;
 
 interface Props {
   datasetId: number;
@@ -46,7 +51,11 @@ export function Grid({ datasetId, view, setView }: Props) {
   const rowHeight = size + CAPTION + GAP;
   // every parameter the samples query sends (a filter added to the URL state is in it at once: excluded
   // tags and stored selections were missing from a hand-written list)
-  const filterKey = JSON.stringify([datasetId, samplesQuery(view)]);
+  const viewKey = gridKey(view);
+  const filterKey = JSON.stringify([datasetId, viewKey]);
+  // a new filter or order starts at the top (the scroll is reset after this render commits)
+  const previousFilter = useRef(filterKey);
+  const fresh = previousFilter.current !== filterKey;
 
   const [total, setTotal] = useState<number | null>(null);
   const rowCount = total === null ? 0 : Math.ceil(total / columns);
@@ -60,10 +69,16 @@ export function Grid({ datasetId, view, setView }: Props) {
   useEffect(() => virtualizer.measure(), [virtualizer, rowHeight, columns]);
 
   const rows = virtualizer.getVirtualItems();
-  // consecutive indices modulo a count at least theirs are distinct keys, and stay put while scrolling
-  const slots = Math.max(ROW_SLOTS, rows.length);
-  const firstIndex = rows.length ? rows[0].index * columns : 0;
-  const lastIndex = rows.length ? (rows[rows.length - 1].index + 1) * columns - 1 : 0;
+  // rows are keyed by index modulo the most rows the viewport holds: consecutive indices get distinct keys,
+  // and the row leaving at one end has the key of the one entering at the other, so React reuses its DOM
+  // (and its canvas) instead of building a new row per row scrolled in (a modulo of 64 never matched)
+  const viewRows = Math.ceil((virtualizer.scrollRect?.height ?? 0) / rowHeight) + 1 + 2 * OVERSCAN_ROWS;
+  const slots = Math.max(viewRows, rows.length);
+  // after a filter change the pages at the top, not those at the old scroll offset (a wasted request on a
+  // one-process server, cancelled only after the scroll reset)
+  const topRows = Math.ceil((virtualizer.scrollRect?.height ?? 0) / rowHeight) + OVERSCAN_ROWS;
+  const firstIndex = fresh ? 0 : rows.length ? rows[0].index * columns : 0;
+  const lastIndex = fresh ? Math.max(1, topRows) * columns - 1 : rows.length ? (rows[rows.length - 1].index + 1) * columns - 1 : 0;
   const inView = useMemo(() => {
     const list: number[] = [];
     for (let p = Math.floor(firstIndex / PAGE_SIZE); p <= Math.floor(lastIndex / PAGE_SIZE); p++) list.push(p);
@@ -81,6 +96,13 @@ export function Grid({ datasetId, view, setView }: Props) {
     const known = runs.data?.map((r) => r.run);
     return known ? { ...view, show: view.show.filter((r) => known.includes(r)) } : view;
   }, [view, runs.data]);
+  // the first page's request starts during this render, not after the commit of the whole view (the old
+  // screen's cells to unmount, the sidebar) when the query's observer subscribes
+  const client = useQueryClient();
+  if (pages.length > 0) {
+    const first = samplesPageQuery(datasetId, pageView, pages[0]);
+    if (!client.getQueryState(first.queryKey)) void client.prefetchQuery(first);
+  }
   const results = useGridPages(datasetId, pageView, pages);
 
   const byPage = useRef(new Map<number, PageItem[]>());
@@ -94,13 +116,16 @@ export function Grid({ datasetId, view, setView }: Props) {
     if (r.data && !r.isPlaceholderData) byPage.current.set(pages[i], r.data.items);
   });
   const latest = results.find((r) => r.data && !r.isPlaceholderData)?.data ?? results[0]?.data;
-  useEffect(() => {
+  // before the browser paints: the rows of the new count are in the same frame as the page
+  useLayoutEffect(() => {
     if (latest) setTotal(latest.total);
   }, [latest]);
   const firstError = results.find((r) => r.isError);
   useEffect(() => {
-    if (firstError) gridPainted(datasetId); // nothing to wait for
-  }, [firstError, datasetId]);
+    if (!firstError) return;
+    gridPainted(datasetId, viewKey); // nothing to wait for
+    setScreenDone(true);
+  }, [firstError, datasetId, viewKey]);
   // boxes of the evaluation view's confusion cell / error category, lit on each loaded page
   const highlights = useHighlights(datasetId, view, results.map((r) => (r.data && !r.isPlaceholderData ? r.data.items.map((i) => i.id) : undefined)));
 
@@ -109,45 +134,55 @@ export function Grid({ datasetId, view, setView }: Props) {
   const { selection, toggle, range, selectAll, clear } = useSelection(idAt);
 
   // a new filter or order starts at the top with an empty selection
-  const previousFilter = useRef(filterKey);
   const pendingMark = useRef<"grid-painted" | "grid-updated" | null>("grid-painted");
-  const loaded = useRef(new Set<number>());
+  const drawn = useRef({ boxes: new Set<number>(), image: new Set<number>(), boxesMarked: false });
+  // until the screen has painted, the rows below it (overscan) do not ask for their thumbnails: on a
+  // one-process server they competed with the screen's own (bench/app.py)
+  const [screenDone, setScreenDone] = useState(false);
+  const openedKey = useRef(viewKey);
   useLayoutEffect(() => {
-    gridPending(datasetId); // opened: the sidebar's requests wait for the first screen
+    gridPending(datasetId, openedKey.current); // opened: the sidebar's requests wait for the first screen
     return () => gridGone(datasetId);
   }, [datasetId]);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (previousFilter.current === filterKey) return;
     previousFilter.current = filterKey;
     pendingMark.current = "grid-updated";
-    gridPending(datasetId);
-    loaded.current = new Set();
+    gridPending(datasetId, viewKey);
+    drawn.current = { boxes: new Set(), image: new Set(), boxesMarked: false };
+    setScreenDone(false);
     clear();
     virtualizer.scrollToOffset(0);
-  }, [filterKey, clear, virtualizer, datasetId]);
+  }, [filterKey, viewKey, clear, virtualizer, datasetId]);
 
-  // performance marks for bench/app.py: the first grid page (thumbnails and boxes) has rendered, and
-  // the grid after a filter change has
+  // performance marks for bench/app.py: `grid-painted` when the first screen (its cells, their boxes drawn
+  // and their thumbnails loaded or failed) has rendered, `grid-updated` when the screen after a filter change
+  // has; `<mark>:boxes` when the screen's cells and boxes are drawn (its thumbnails may still be loading)
   const checkPainted = useCallback(() => {
     const mark = pendingMark.current;
     if (!mark || total === null) return;
+    const done = drawn.current;
     if (total > 0) {
       const range = virtualizer.range;
       if (!range) return;
       const end = Math.min(total, (range.endIndex + 1) * columns);
-      for (let i = range.startIndex * columns; i < end; i++) if (!loaded.current.has(i) || !itemAt(i)) return;
-    }
+      for (let i = range.startIndex * columns; i < end; i++) if (!done.boxes.has(i) || !itemAt(i)) return;
+      if (!done.boxesMarked) performance.mark(`${mark}:boxes`);
+      done.boxesMarked = true;
+      for (let i = range.startIndex * columns; i < end; i++) if (!done.image.has(i)) return;
+    } else performance.mark(`${mark}:boxes`);
     pendingMark.current = null;
     performance.mark(mark);
-    gridPainted(datasetId);
-  }, [total, columns, virtualizer, itemAt, datasetId]);
-  const onDone = useCallback(
-    (index: number) => {
-      loaded.current.add(index);
-      checkPainted();
-    },
-    [checkPainted],
-  );
+    gridPainted(datasetId, viewKey);
+    setScreenDone(true);
+  }, [total, columns, virtualizer, itemAt, datasetId, viewKey]);
+  // one callback for every cell's life (a new one would re-render every cell): the latest check runs
+  const check = useRef(checkPainted);
+  check.current = checkPainted;
+  const onDone = useCallback((index: number, part: "image" | "boxes") => {
+    drawn.current[part].add(index);
+    check.current();
+  }, []);
   useEffect(() => {
     if (total === 0) checkPainted();
   }, [total, checkPainted]);
@@ -187,6 +222,8 @@ export function Grid({ datasetId, view, setView }: Props) {
   );
 
   const loadingFirst = total === null && !firstError;
+  const shown = virtualizer.range;
+  const visible = shown ? [shown.startIndex * columns, (shown.endIndex + 1) * columns - 1] : null;
   return (
     <section className="grid-area">
       <EvalFilterBar view={view} setView={setView} />
@@ -205,13 +242,14 @@ export function Grid({ datasetId, view, setView }: Props) {
         {total !== null && total > 0 && (
           <div className="grid-inner" style={{ height: virtualizer.getTotalSize() + GAP, ["--thumb" as string]: `${size}px` }}>
             {rows.map((row) => {
-              // rows are keyed by slot, not index: a row scrolled out is reused for the one scrolled in,
-              // so scrolling updates a few attributes instead of rebuilding every row's DOM each frame
               const cells = [];
+              const rowItems: (PageItem | undefined)[] = [];
               for (let c = 0; c < columns; c++) {
                 const index = row.index * columns + c;
                 if (index >= total) break;
                 const item = itemAt(index);
+                rowItems.push(item);
+                const below = !screenDone && (visible === null || index < visible[0] || index > visible[1]);
                 cells.push(
                   item ? (
                     <Thumb
@@ -219,12 +257,11 @@ export function Grid({ datasetId, view, setView }: Props) {
                       item={item}
                       index={index}
                       size={size}
-                      display={display}
-                      highlighted={highlights?.get(item.id)}
                       selected={selection.all || selection.ids.has(item.id)}
                       onClick={onClick}
                       onToggle={onToggle}
                       onDone={onDone}
+                      deferImage={below}
                     />
                   ) : (
                     <div key={`p${c}`} className="cell placeholder" data-index={index}>
@@ -242,6 +279,17 @@ export function Grid({ datasetId, view, setView }: Props) {
                   style={{ transform: `translateY(${row.start}px)`, height: rowHeight - GAP, gridTemplateColumns: `repeat(${columns}, ${size}px)`, gap: GAP }}
                 >
                   {cells}
+                  <RowBoxes
+                    items={rowItems}
+                    first={row.index * columns}
+                    columns={columns}
+                    size={size}
+                    gap={GAP}
+                    border={THUMB_BORDER}
+                    display={display}
+                    highlights={highlights}
+                    onDrawn={onDone}
+                  />
                 </div>
               );
             })}

@@ -1,20 +1,6 @@
 import { memo, useEffect, useRef } from "react";
-import { BoxOverlay, type OverlayBox } from "@/components/BoxOverlay";
 import { imageUrl } from "@/lib/api/client";
-import type { PageBox, PageItem } from "@/lib/api/page-boxes";
-
-export interface BoxDisplay {
-  gt: boolean;
-  runs: string[];
-  conf: number;
-  labels: boolean;
-}
-
-export function visibleBoxes(boxes: PageBox[], display: BoxDisplay): OverlayBox[] {
-  return boxes.filter((b) =>
-    b.source === "ground_truth" ? display.gt : display.runs.includes(b.source) && (b.confidence ?? 1) >= display.conf,
-  );
-}
+import type { PageItem } from "@/lib/api/page-boxes";
 
 function thumbSize(edge: number): "small" | "medium" | "large" {
   const px = edge * (window.devicePixelRatio || 1);
@@ -25,21 +11,20 @@ interface Props {
   item: PageItem;
   index: number;
   size: number;
-  display: BoxDisplay;
   selected: boolean;
-  /** box ids drawn lit (the evaluation view's click-through) */
-  highlighted?: ReadonlySet<number>;
   onClick: (index: number, event: React.MouseEvent) => void;
   onToggle: (index: number, event: React.MouseEvent) => void;
-  onDone: (index: number) => void;
+  /** the cell's thumbnail has loaded (or failed); its boxes are the row's (RowBoxes) */
+  onDone: (index: number, part: "image") => void;
+  /** not yet: the thumbnail is not requested (a row below the screen while the screen's own are loading) */
+  deferImage?: boolean;
 }
 
-export const Thumb = memo(function Thumb({ item, index, size, display, selected, highlighted, onClick, onToggle, onDone }: Props) {
+export const Thumb = memo(function Thumb({ item, index, size, selected, onClick, onToggle, onDone, deferImage }: Props) {
   const img = useRef<HTMLImageElement>(null);
-  // the page's own boxes (boxes=true): never a request per cell
-  const shown = visibleBoxes(item.boxes, display);
-  const known = Boolean(item.width && item.height);
-  const scale = known ? Math.min(size / (item.width as number), size / (item.height as number)) : 1;
+  // once asked for, a thumbnail stays asked for
+  const wanted = useRef(!deferImage);
+  if (!deferImage) wanted.current = true;
 
   useEffect(() => {
     const element = img.current;
@@ -63,14 +48,13 @@ export const Thumb = memo(function Thumb({ item, index, size, display, selected,
       <div className="thumb">
         <img
           ref={img}
-          src={imageUrl(item.id, thumbSize(size))}
+          src={wanted.current ? imageUrl(item.id, thumbSize(size)) : undefined}
           alt={item.file_name}
           decoding="async"
           draggable={false}
-          onLoad={() => onDone(index)}
-          onError={() => onDone(index)}
+          onLoad={() => onDone(index, "image")}
+          onError={() => onDone(index, "image")}
         />
-        {known && <BoxOverlay width={item.width as number} height={item.height as number} boxes={shown} scale={scale} labels={display.labels} highlighted={highlighted} />}
         <button
           type="button"
           className="check"
