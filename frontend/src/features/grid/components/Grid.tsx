@@ -85,7 +85,7 @@ export function Grid({ datasetId, view, setView }: Props) {
     return list;
   }, [firstIndex, lastIndex]);
   // while the grid flies past, no new page is requested; those still in view stay, the rest are cancelled
-  const fast = useFastScroll(virtualizer.scrollOffset ?? 0);
+  const fast = useFastScroll(virtualizer.scrollOffset ?? 0, () => scroller.current);
   const requested = useRef<number[]>(inView);
   const held = fast ? requested.current.filter((p) => inView.includes(p)) : inView;
   if (held.length !== requested.current.length || held.some((p, i) => p !== requested.current[i])) requested.current = held;
