@@ -15,7 +15,7 @@ from app.errors import NotFound
 from app.services import evaluation_replies, evaluation_store
 from app.services.datasets import DatasetNotFound
 from app.services.evaluation_checks import RunNotFound
-from app.services.query import SampleQuery, order_by, where
+from app.services.query import SampleFilters, SampleQuery, order_by, where
 
 
 class SampleNotFound(NotFound):
@@ -96,9 +96,10 @@ _MAX_ORDERS = 16  # 8 MB each at 1M samples
 def _page_ids(db: Database, cur: Any, dataset_id: int, q: SampleQuery) -> tuple[list[int], int]:
     """The ids of the page `q` asks for, in order, and how many samples match.
 
-    The first page of a query is a top-N and a count; a later page caches the query's whole order (one
-    sort, about the cost of a top-N) until the next committed write, so scrolling on is a slice, however
-    deep: OFFSET n re-sorts at least n rows each time.
+    The first page of the unfiltered query is a top-N and a count; any other page caches the query's whole
+    order (one sort, about the cost of a top-N) until the next committed write, so scrolling on is a slice,
+    however deep (OFFSET n re-sorts at least n rows each time), and a filter's first page scans once
+    where the top-N and the count scanned twice (a category filter: 12 ms instead of 21 at 100K samples).
     """
     clause, params = where(dataset_id, q.filters())
     order = order_by(q)
@@ -109,7 +110,7 @@ def _page_ids(db: Database, cur: Any, dataset_id: int, q: SampleQuery) -> tuple[
         if hit is not None and hit[0] == generation:
             _ORDERS.move_to_end(key)
             return hit[1][q.offset : q.offset + q.limit].tolist(), len(hit[1])
-    if q.offset == 0:
+    if q.offset == 0 and q.filters() == SampleFilters():
         rows = cur.execute(
             f"SELECT s.id FROM samples s WHERE {clause} ORDER BY {order} LIMIT ?", [*params, q.limit]
         ).fetchall()
