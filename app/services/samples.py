@@ -145,7 +145,7 @@ def _items_json(db: Database, cur: Any, dataset_id: int, ids: list[int]) -> str:
         f"WHERE s.id IN ({_id_list(ids)}) AND s.dataset_id = ?",
         [dataset_id],
     ).fetchall()
-    tags = _tags_of(cur, dataset_id, ids) if _has_tags(db, cur, dataset_id) else {}
+    tags = _tags_of(cur, dataset_id, ids) if has_tags(db, cur, dataset_id) else {}
     by_id = {r[0]: r for r in rows}
     items = [
         {
@@ -163,7 +163,7 @@ def _items_json(db: Database, cur: Any, dataset_id: int, ids: list[int]) -> str:
     return _dumps(items)
 
 
-def _has_tags(db: Database, cur: Any, dataset_id: int) -> bool:
+def has_tags(db: Database, cur: Any, dataset_id: int) -> bool:
     """Whether any sample of the dataset has a tag: most have none, and asking per page cost a query."""
 
     def load() -> bool:
@@ -363,6 +363,7 @@ __all__ = [
     "DatasetNotFound",
     "SampleNotFound",
     "get_sample",
+    "has_tags",
     "image_path",
     "known_image_path",
     "list_samples",

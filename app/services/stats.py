@@ -14,6 +14,7 @@ from app.db import Database
 from app.services import summary
 from app.services.datasets import require
 from app.services.query import REVIEW_STATUSES, SampleFilters, where
+from app.services.samples import has_tags
 
 BOX_SIZE_EDGES = summary.BOX_SIZE_EDGES
 
@@ -140,10 +141,16 @@ def facets(db: Database, dataset_id: int, f: SampleFilters) -> dict[str, Any]:
         else:
             per_category = _live_categories(cur, dataset_id, *_scope(dataset_id, f, "a"))
         categories = _categories(cur, dataset_id)
-        tags = cur.execute(
-            f"SELECT t.tag, count(*) FROM sample_tags t WHERE {t_scope} GROUP BY t.tag ORDER BY count(*) DESC, t.tag",
-            t_params,
-        ).fetchall()
+        # Most datasets have no tag, and this query scans the filter once more even then.
+        tags = (
+            cur.execute(
+                f"SELECT t.tag, count(*) FROM sample_tags t WHERE {t_scope} "
+                "GROUP BY t.tag ORDER BY count(*) DESC, t.tag",
+                t_params,
+            ).fetchall()
+            if has_tags(db, cur, dataset_id)
+            else []
+        )
     empty = [0, 0, 0.0]
     return {
         "total": sum(int(r[1]) for r in splits),
