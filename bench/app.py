@@ -19,8 +19,12 @@ Printed, with the machine's load average:
   requestAnimationFrame timestamps), plus the sample pages and thumbnails requested and cancelled meanwhile;
 - initial JavaScript: the scripts loaded for the first paint, raw and gzipped (level 9);
 - API requests for the first screen: samples pages, thumbnails, anything else.
-The benchmark COCO file has no image files: thumbnails answer 404 quickly, so image decoding is not in these
-figures (the boxes are: they are drawn over the empty cells).
+The benchmark COCO file comes without image files: before the server starts, one JPEG per image size is made
+and hard-linked under every file name of the COCO file, in the folder the dataset's samples point at (read from
+the DuckDB file; a database imported in another worktree is re-pointed at this one's --coco folder first). That
+folder is the server's data root (--data-root to serve real images from elsewhere instead), so thumbnails are
+made (server) and decoded (browser) as for a real dataset. Every thumbnail response is counted by status; the
+run fails (exit 1) when any of them is not 2xx/304: a benchmark that measures error replies measures nothing.
 --profile samples the JS profiler (CDP) over the filter changes and the scroll and prints the top self-time
 functions of each stretch of main-thread work over 50 ms; --trace records a Chromium trace of each and prints
 the main thread's top events by self time and its longest tasks (both slow the page: figures taken with them
@@ -32,9 +36,12 @@ while scrolling 10,000 rows, initial JS <= 250 KB gzipped, 1 samples request per
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics as st
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -89,11 +96,18 @@ def pct(values: list[float], q: float) -> float:
 class Requests:
     """Every request of a page, by kind: samples pages, thumbnails (images), other API calls, scripts."""
 
+    thumbnail_status: Counter[int] = Counter()  # every page's thumbnail responses, by HTTP status
+
     def __init__(self, page) -> None:  # noqa: ANN001
         self.log: list[tuple[float, str, str]] = []
         self.failed: list[str] = []
         page.on("request", lambda r: self.log.append((time.perf_counter(), r.url, r.resource_type)))
         page.on("requestfailed", lambda r: self.failed.append(r.url))
+        page.on("response", self._response)
+
+    def _response(self, response) -> None:  # noqa: ANN001
+        if self.kind(response.url, response.request.resource_type) == "thumbnail":
+            Requests.thumbnail_status[response.status] += 1
 
     def mark(self) -> int:
         return len(self.log)
@@ -256,6 +270,99 @@ class Trace:
             print(f"    task {dur:.0f} ms: " + "; ".join(f"{k} {v:.0f}" for k, v in made))
 
 
+def stored_images_dir(state: Path) -> Path | None:
+    """The folder the benchmark dataset's samples point at, as the DuckDB file states it (None: not imported)."""
+    db = state / "datavisor.duckdb"
+    if not db.is_file():
+        return None
+    import duckdb
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        row = con.execute("SELECT images_dir FROM datasets WHERE name = 'bench-boxes'").fetchone()
+    finally:
+        con.close()
+    return Path(row[0]) if row and row[0] else None
+
+
+def repoint(state: Path, old: Path, new: Path) -> None:
+    """Re-point a database imported elsewhere (the bench data is imported once and copied) at `new`."""
+    import duckdb
+
+    con = duckdb.connect(str(state / "datavisor.duckdb"))
+    try:
+        ds = con.execute("SELECT id FROM datasets WHERE name = 'bench-boxes'").fetchone()[0]
+        prefix, to = f"{old}/", f"{new}/"
+        con.execute(
+            "UPDATE samples SET path = ? || path[length(?) + 1:] WHERE dataset_id = ? AND starts_with(path, ?)",
+            [to, prefix, ds, prefix],
+        )
+        con.execute(
+            "UPDATE datasets SET images_dir = ?, path = ? || path[length(?) + 1:] WHERE id = ?",
+            [str(new), to, prefix, ds],
+        )
+        left = con.execute(
+            "SELECT count(*) FROM samples WHERE dataset_id = ? AND NOT starts_with(path, ?)", [ds, to]
+        ).fetchone()[0]
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    if left:
+        raise SystemExit(f"{state}: {left} samples of bench-boxes are not under {old}; cannot re-point them")
+    print(f"re-pointed the dataset's image paths from {old} to {new}")
+
+
+def write_images(coco: Path, folder: Path) -> None:
+    """One JPEG per image size of the COCO file (a photo scaled to it), hard-linked under every file name."""
+    data = json.loads(coco.read_text())
+    missing = [im for im in data["images"] if not (folder / im["file_name"]).is_file()]
+    if not missing:
+        return
+    from PIL import Image
+
+    from tests.support.datasets import write_photo
+
+    started = time.perf_counter()
+    originals = folder / "_sizes"
+    photo = write_photo(originals / "photo.png")
+    sources: dict[tuple[int, int], Path] = {}
+    for im in missing:
+        size = (im["width"], im["height"])
+        if size not in sources:
+            sources[size] = originals / f"{size[0]}x{size[1]}.jpg"
+            with Image.open(photo) as src:
+                src.convert("RGB").resize(size).save(sources[size], quality=85)
+        target = folder / im["file_name"]
+        target.unlink(missing_ok=True)
+        os.link(sources[size], target)
+    print(
+        f"wrote {len(missing)} image files ({len(sources)} sizes, hard links) in {time.perf_counter() - started:.1f} s"
+    )
+
+
+def data_root(args: argparse.Namespace) -> Path:
+    """The folder the dataset's images are in, with its files present: the server's data root."""
+    if args.data_root is not None:
+        return args.data_root.resolve()
+    folder = args.coco.resolve().parent
+    stored = stored_images_dir(args.state.resolve())
+    if stored is not None and stored.resolve() != folder:
+        repoint(args.state.resolve(), stored, folder)
+    write_images(args.coco.resolve(), folder)
+    return folder
+
+
+def check_thumbnails() -> None:
+    """Fail the run unless thumbnails were requested and every one answered 2xx or 304."""
+    status = Requests.thumbnail_status
+    print("thumbnail responses by status: " + (", ".join(f"{k}: {v}" for k, v in sorted(status.items())) or "none"))
+    bad = {k: v for k, v in status.items() if not (200 <= k < 300 or k == 304)}
+    if bad or not status:
+        what = f"{sum(bad.values())} thumbnail(s) answered {sorted(bad)}" if bad else "no thumbnail was answered"
+        print(f"FAILED: {what}; the figures above measured error replies, not the app", file=sys.stderr)
+        raise SystemExit(1)
+
+
 def app_url(server: Server, dataset_id: int, **params: str) -> str:
     query = "&".join([*(f"show={run}" for run in RUNS), *(f"{k}={v}" for k, v in params.items())])
     return f"{server.url}/datasets/{dataset_id}?{query}"
@@ -267,6 +374,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000, help="rows to scroll")
     parser.add_argument("--rows-per-frame", type=float, default=10.0, help="scroll speed")
     parser.add_argument("--repeat", type=int, default=3, help="cold and in-app first paints to take")
+    parser.add_argument(
+        "--data-root",
+        type=Path,
+        help="the folder holding the dataset's images (served as they are); by default the --coco folder, with "
+        "synthetic JPEGs written there and the database's paths re-pointed at it",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -282,7 +395,11 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    with benchmark_server(args, app=True) as (server, client, dataset_id), sync_playwright() as pw:
+    root = data_root(args)
+    with (
+        benchmark_server(args, app=True, data_roots=str(root)) as (server, client, dataset_id),
+        sync_playwright() as pw,
+    ):
         counts = client.get(f"/datasets/{dataset_id}").json()["counts"]
         browser = launch(pw)
         print(
@@ -379,6 +496,7 @@ def main() -> None:
     print_scripts("initial JavaScript", scripts)
     print(f"API requests for the first screen (cold open): {first_screen}")
     print(f"load average at the end {load_average()}")
+    check_thumbnails()
 
 
 if __name__ == "__main__":

@@ -48,16 +48,18 @@ def add_dataset_args(parser: argparse.ArgumentParser) -> None:
 
 @contextmanager
 def benchmark_server(
-    args: argparse.Namespace, timeout: float = 900, app: bool = False
+    args: argparse.Namespace, timeout: float = 900, app: bool = False, data_roots: str | None = None
 ) -> Iterator[tuple[Server, object, int]]:
-    """A running server with the dataset and both runs imported: (server, API client, dataset id)."""
+    """A running server with the dataset and both runs imported: (server, API client, dataset id). Its data
+    roots are `data_roots` (the settings' list syntax), by default the COCO file's folder."""
     coco = args.coco.resolve()
     if not coco.is_file():
         raise SystemExit(f"{coco} missing: run bench/make_coco.py first")
     if app and not WEBUI.is_file():
         raise SystemExit(f"{WEBUI} missing: build the app first (make ui)")
     runs = write_runs(coco)
-    server = Server(args.state.resolve(), data_roots=str(coco.parent), plugin_dir=str(args.state / "no-plugins"))
+    roots = data_roots or str(coco.parent)
+    server = Server(args.state.resolve(), data_roots=roots, plugin_dir=str(args.state / "no-plugins"))
     with server:
         client = server.client(timeout=timeout)
         yield server, client, ensure_imported(client, coco, runs)
