@@ -7,8 +7,12 @@ import { imageUrl } from "@/lib/api/client";
 import type { Annotation, BoxEvaluation } from "@/lib/api/types";
 import { categoryColor } from "@/lib/colors";
 import type { ViewState } from "@/lib/url-state";
-import { EditLayer, EditorPanel, SampleHistory, useBoxEditor, useCategories, type EditableBox, type ReviewStatus } from "@/features/editor";
 import { useEmbedded, useSample, useSampleAt, useSampleTags, useSimilar } from "../api";
+import { useCategories, type EditableBox, type ReviewStatus } from "../api/edits";
+import { useBoxEditor } from "../hooks/useBoxEditor";
+import { EditLayer } from "./EditLayer";
+import { EditorPanel } from "./EditorPanel";
+import { SampleHistory } from "./SampleHistory";
 
 interface Props {
   datasetId: number;

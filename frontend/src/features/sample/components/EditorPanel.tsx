@@ -1,6 +1,6 @@
 import type { BoxEditor } from "../hooks/useBoxEditor";
 import { GROUND_TRUTH, REVIEW_KEYS } from "../hooks/useBoxEditor";
-import { REVIEW_STATUSES, type ReviewStatus } from "../api";
+import { REVIEW_STATUSES, type ReviewStatus } from "../api/edits";
 import { ClassPicker } from "./ClassPicker";
 
 interface Props {

@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from "react";
 import { ApiError } from "@/lib/api/client";
 import type { ViewState } from "@/lib/url-state";
-import { isConflict, useEditActions, type EditableBox, type ReviewStatus, type VerdictValue } from "../api";
+import { isConflict, useEditActions, type EditableBox, type ReviewStatus, type VerdictValue } from "../api/edits";
 import { nextUnreviewed } from "../api/nextUnreviewed";
 import { dragBox, sameBox, type Bbox } from "../geometry";
 

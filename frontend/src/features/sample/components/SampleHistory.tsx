@@ -1,5 +1,5 @@
 import { ErrorMessage } from "@/components/feedback";
-import { useSampleHistory, type HistoryEntry } from "../api";
+import { useSampleHistory, type HistoryEntry } from "../api/edits";
 
 function describe(entry: HistoryEntry): string {
   const before = entry.before as Record<string, unknown> | null;
