@@ -1,6 +1,6 @@
-// The grid's boxes on one canvas per cell. An SVG element per box (a group, its rect and its label) made
-// the first render of a screen of 50 cells × 30 boxes a 150-300 ms task (setAttribute, createElementNS,
-// then style and layout of thousands of nodes: bench/app.py --profile); a canvas is one node per cell and
+// The grid's boxes on one canvas per row (paintRow). An SVG element per box (a group, its rect and its label)
+// made the first render of a screen of 50 cells × 30 boxes a 150-300 ms task (setAttribute, createElementNS,
+// then style and layout of thousands of nodes: bench/app.py --profile); a canvas is one node per row and
 // its drawing a few hundred microseconds. The sample view keeps the SVG overlay: its boxes are interactive.
 import type { PageBox } from "@/lib/api/page-boxes";
 import { categoryColor } from "@/lib/colors";

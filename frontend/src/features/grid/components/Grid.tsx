@@ -180,6 +180,8 @@ export function Grid({ datasetId, view, setView }: Props) {
   const check = useRef(checkPainted);
   check.current = checkPainted;
   const onDone = useCallback((index: number, part: "image" | "boxes") => {
+    // once the screen is marked nothing waits: the sets would otherwise grow by every cell scrolled past
+    if (!pendingMark.current) return;
     drawn.current[part].add(index);
     check.current();
   }, []);
