@@ -42,7 +42,7 @@ BROWSER_FORMATS = {
 }
 
 ImageMissing = FileMissing
-__all__ = ["ImageMissing", "ImageUnreadable", "Thumbnail", "original", "thumbnail", "thumbnail_bytes"]
+__all__ = ["ImageMissing", "ImageUnreadable", "Thumbnail", "original", "thumbnail_bytes"]
 
 
 def _entry(sample_id: int) -> str:
@@ -106,13 +106,6 @@ def original(
 def _open_cached(target: Path) -> BinaryIO:
     """Our own copy in the thumbnail cache (state directory), never a user-named file."""
     return target.open("rb")
-
-
-def thumbnail(sample_id: int, path: str, size: str, roots: list[Path], cache_dir: Path) -> BinaryIO:
-    """The open WebP thumbnail (cached) of a confined source file."""
-    entry = _entry(sample_id)
-    resolved, info = regular_file(path, roots, entry)
-    return _open_cached(_thumbnail_file(sample_id, resolved, info, SIZES[size], roots, cache_dir))
 
 
 def _thumbnail_file(
