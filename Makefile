@@ -124,7 +124,8 @@ TEST_IMAGE      ?= datavisor-backend:test
 
 .PHONY: image
 image: $(UI) ## build the backend image the production way (python:3.14-slim, uv from ghcr.io, PyPI + PyTorch CPU index)
-	scripts/docker-build.sh -f Dockerfile.backend -t $(IMAGE) --build-arg TORCH_INDEX=$(TORCH_INDEX) .
+	scripts/docker-build.sh -f Dockerfile.backend -t $(IMAGE) --build-arg TORCH_INDEX=$(TORCH_INDEX) \
+		--build-arg VERSION=$(PROJECT_VERSION) .
 
 .PHONY: image-test
 image-test: $(UI) | $(UV) $(TOOLS)/bin/pip ## build the image offline (Debian stand-in bases, local packages) and prove health, stop, data

@@ -108,6 +108,7 @@ scripts/docker-build.sh -f Dockerfile.backend -t "$tag" \
     --build-arg PYTHON_IMAGE="$python_image" \
     --build-arg UV_IMAGE="$uv_image" \
     --build-arg OFFLINE="$offline" \
+    --build-arg VERSION="$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)" \
     .
 # The image this tag named before is left untagged by the rebuild: drop it (and its unused layers).
 if [ -n "$previous" ] && [ "$previous" != "$(docker image inspect --format '{{.Id}}' "$tag")" ]; then

@@ -10,8 +10,9 @@ or through `docker exec`. Checks, in order:
    STOPSIGNAL, exec-form `datavisor serve` CMD whose uvicorn options (`datavisor config`) are one worker,
    the graceful timeout and no proxy trust; no env file read;
 2. no CUDA: torch.version.cuda is None and no nvidia-*/cuda-*/triton distribution is installed;
-3. a container on a bind-mounted state directory: /health and /ready answer, Docker's own HEALTHCHECK
-   (curl inside the image) reports healthy;
+3. a container on a bind-mounted state directory: /health and /ready answer, /ready reports the version of
+   the image's label org.opencontainers.image.version, Docker's own HEALTHCHECK (curl inside the image)
+   reports healthy;
 4. writes through the API (two COCO imports, a tag edit) sit in the WAL; `docker stop -t N` ends the
    container with status 0 well inside N, its log shows the checkpoint, no .wal is left on the volume;
 5. a new container on the same volume sees exactly the same data (and replays no WAL).
@@ -268,12 +269,16 @@ def main() -> int:
         containers.append(first)
         figures["startup to ready"] = f"{first.wait_ready():.1f} s"
         check(first.get("/health") == {"status": "ok"}, "/health body")
+        # The role's health gate waits for the version the image's label names (ansible/roles/datavisor).
+        ready_version = first.get("/ready")["version"]  # type: ignore[index]
+        label = (config.get("Labels") or {}).get("org.opencontainers.image.version")
+        check(label == ready_version, f"image label version {label!r}, /ready reports {ready_version!r}")
         inside = docker("exec", first.name, "curl", "-fsS", "http://127.0.0.1:8000/health")
         check(json.loads(inside) == {"status": "ok"}, f"/health via docker exec: {inside}")
         first.wait_healthy()
         say(
             f"/health answers on {first.url} and via docker exec; Docker HEALTHCHECK healthy; "
-            f"ready after {figures['startup to ready']}"
+            f"ready after {figures['startup to ready']}, as {ready_version} (the image's label)"
         )
 
         # 4. writes, then docker stop
