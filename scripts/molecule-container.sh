@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 test_image=${1:-datavisor-backend:test}
 scenario=${2:-container}
-# One tag and archive per scenario, so the scenarios can run side by side (container's verify retags its own).
+# One tag and archive per scenario, so the scenarios can run side by side (container's verify retags its own;
+# the role's release tags are per container name, and the scenarios' cleanup removes them).
 suffix=$([ "$scenario" = container ] || echo "-$scenario")
 tag=datavisor-backend:molecule$suffix
 archive=datavisor-backend-molecule$suffix.tar
@@ -18,6 +19,6 @@ docker tag "$test_image" "$tag"
 docker save "$tag" --output "$archives/$archive"
 status=0
 scripts/molecule.sh "$scenario" || status=$?
-rm -f "$archives/$archive" "$archives/datavisor-backend-molecule$suffix-next.tar"
+rm -f "$archives/$archive"
 docker rmi "$tag" >/dev/null 2>&1 || true
 exit $status

@@ -168,7 +168,9 @@ def test_container_unit_stops_gracefully_logs_to_journald_and_limits(tmp_path: P
     run = exec_start(unit)
     for flag in ("--log-driver journald", "--memory 4G", "--memory-swap 4G", "--cpus 2.00", "--pids-limit 512"):
         assert flag in run, flag
-    assert run.endswith(" datavisor-backend:latest"), "the image's CMD (datavisor serve) must run, no command"
+    # the release release.env names (a tag of the role, so a rollback points it back), and the image's own CMD
+    assert unit_values(unit, "EnvironmentFile") == ["/opt/datavisor/release.env"]
+    assert run.endswith(" ${DATAVISOR_RELEASE_IMAGE}"), "the image's CMD (datavisor serve) must run, no command"
     assert "uvicorn" not in run
     assert "\nNoNewPrivileges=yes\n" in unit and "\nProtectSystem=strict\n" in unit
     assert unit_values(unit, "TimeoutStartSec") == ["240"]  # ready 180 + docker stop 50 + 10

@@ -2,7 +2,11 @@
 """Health gate of the role, run on the host: wait until GET URL/ready answers 200 (and reports VERSION, when
 one is given), polling once a second, for at most TIMEOUT seconds.
 
-    wait_ready.py URL VERSION|'' TIMEOUT UNIT
+    wait_ready.py URL VERSION|'' TIMEOUT UNIT [DOCKER CONTAINER IMAGE_ID]
+
+With the last three (container runtime), ready also means the container runs IMAGE_ID: an image that
+reports the same version as the one it replaces (a rebuild, or one made FROM it) must not pass on the old
+container, which answers until the restart has stopped it.
 
 Exits 0 when ready, 2 on the timeout, 3 as soon as systemd has given up on UNIT (state failed: the start
 limit was hit, or it does not restart). Waiting on after that would only hold a failed upgrade, and its
@@ -18,9 +22,19 @@ import urllib.error
 import urllib.request
 
 url, version, timeout, unit = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+container = sys.argv[5:8]
 started = time.monotonic()
 answer: dict = {"status": None, "json": None, "error": ""}
 failed_polls = 0
+running = ""  # the container's image, last read
+
+
+def container_image() -> str:
+    docker, name = container[0], container[1]
+    shown = subprocess.run(
+        [docker, "container", "inspect", "--format", "{{.Image}}", name], capture_output=True, text=True
+    )
+    return shown.stdout.strip()
 
 
 def unit_state() -> str:
@@ -31,7 +45,8 @@ def unit_state() -> str:
 
 
 def report(code: int, state: str) -> None:
-    print(json.dumps({**answer, "unit": state, "waited": round(time.monotonic() - started, 1)}))
+    extra = {"container_image": running} if container else {}
+    print(json.dumps({**answer, **extra, "unit": state, "waited": round(time.monotonic() - started, 1)}))
     sys.exit(code)
 
 
@@ -48,6 +63,9 @@ while True:
     except (OSError, ValueError) as error:
         answer = {"status": None, "json": None, "error": str(error)}
     ready = answer["status"] == 200 and (not version or (answer["json"] or {}).get("version") == version)
+    if ready and container:
+        running = container_image()
+        ready = running == container[2]
     state = unit_state()
     if ready:
         report(0, state)
