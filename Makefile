@@ -58,7 +58,7 @@ test: venv ## run the test suite (real uvicorn, real DuckDB)
 
 .PHONY: lint
 lint: venv ## ruff
-	$(VENV)/bin/ruff check app plugins tests bench scripts
+	$(VENV)/bin/ruff check app plugins tests bench scripts ansible
 
 .PHONY: lock
 lock: | $(UV) ## re-resolve uv.lock after editing pyproject.toml
