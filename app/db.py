@@ -85,8 +85,11 @@ class Database:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
         )
-        row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
-        current = int(row[0]) if row else 0
+        # fetchall, not fetchone: a result left half-read keeps its transaction open on the process-wide
+        # connection, and an open transaction older than later writes makes every CHECKPOINT (backups)
+        # fail with "other write transactions active" until the server restarts.
+        rows = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
+        current = int(rows[0][0]) if rows else 0
         if current > SCHEMA_VERSION:
             raise RuntimeError(
                 f"database {self.path} has schema version {current}, newer than this release "
@@ -162,7 +165,10 @@ class Database:
         """
         with self._write_lock, self.cursor() as cur:
             started = time.perf_counter()
-            cur.execute("CHECKPOINT")
+            try:
+                cur.execute("CHECKPOINT")
+            except duckdb.Error as error:
+                raise Unavailable(f"CHECKPOINT of {self.path} failed: {error}") from None
             elapsed = time.perf_counter() - started
             self._observe_checkpoint(elapsed)
             wal = self.wal_path

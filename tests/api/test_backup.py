@@ -143,3 +143,26 @@ def test_no_server_running_is_a_clear_error(server_factory) -> None:
     assert result.returncode == 3
     assert "no DataVisor server is running" in result.stderr and "control.sock" in result.stderr
     assert result.stdout == ""
+
+
+def test_backup_after_a_restart_and_an_import(server_factory) -> None:
+    """A restarted server that imported once must still back up (the import's job left no write open)."""
+    server = server_factory()
+    data = server.state_dir / "datasets"
+    make_coco(data / "one", n_images=3)
+    make_coco(data / "two", n_images=2)
+    server.start()
+    with server.client() as client:
+        assert import_dataset(client, "one", data / "one" / "annotations.json")["state"] == "succeeded"
+    assert server.stop() == 0
+    server.start()
+    with server.client() as client:
+        assert import_dataset(client, "two", data / "two" / "annotations.json")["state"] == "succeeded"
+    for _ in range(2):
+        result = run_backup(server)
+        assert result.returncode == 0, result.stderr
+    conn = duckdb.connect(json.loads(result.stdout)["path"], read_only=True)
+    try:
+        assert conn.execute("SELECT count(*) FROM samples").fetchone()[0] == 5
+    finally:
+        conn.close()
