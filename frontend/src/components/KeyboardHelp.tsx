@@ -14,7 +14,7 @@ const KEYS: [string, string][] = [
   ["l", "labels on / off"],
   ["g", "ground-truth boxes on / off"],
   ["+ / −", "bigger / smaller thumbnails"],
-  // the box editor of the sample view (features/editor)
+  // the box editor of the sample view (features/sample)
   ["a", "draw a new ground-truth box"],
   ["t", "change the selected box's class"],
   ["Del", "delete the selected ground-truth box"],
