@@ -10,8 +10,17 @@ export function hashName(name: string): number {
   return h >>> 0;
 }
 
+const colours = new Map<string, string>();
+
 /** `hsl(...)` colour of a category, readable on dark thumbnails (fixed saturation and lightness). */
 export function categoryColor(name: string): string {
+  // asked for every box of every drawn row and every facet of each sidebar render: kept per name
+  let colour = colours.get(name);
+  if (colour === undefined) colours.set(name, (colour = hueOf(name)));
+  return colour;
+}
+
+function hueOf(name: string): string {
   const h = hashName(name);
   const hue = h % 360;
   // two lightness steps separate neighbouring hues a little more

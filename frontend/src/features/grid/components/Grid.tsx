@@ -15,7 +15,7 @@ import { GridToolbar } from "./GridToolbar";
 import { SelectionBar } from "./SelectionBar";
 import type { BoxDisplay } from "../boxes";
 import { RowBoxes } from "./RowBoxes";
-import { Thumb } from "./Thumb";
+import { Thumb, thumbUrl } from "./Thumb";
 
 const GAP = 8;
 const CAPTION = 24;
@@ -99,9 +99,24 @@ export function Grid({ datasetId, view, setView }: Props) {
   // the first page's request starts during this render, not after the commit of the whole view (the old
   // screen's cells to unmount, the sidebar) when the query's observer subscribes
   const client = useQueryClient();
+  const preloaded = useRef<HTMLImageElement[]>([]);
   if (pages.length > 0) {
     const first = samplesPageQuery(datasetId, pageView, pages[0]);
-    if (!client.getQueryState(first.queryKey)) void client.prefetchQuery(first);
+    if (!client.getQueryState(first.queryKey)) {
+      // the screen's thumbnails are asked for as soon as its page is parsed, not after React has rendered and
+      // committed the new screen (20-90 ms later on a busy machine, bench/app.py); the cells' <img> find them in
+      // the image cache by the same URL. Only the rows in view at the top: the rest wait for the screen's paint.
+      const onScreen = pages[0] === 0 ? Math.ceil((virtualizer.scrollRect?.height ?? 0) / rowHeight) * columns : 0;
+      void client.prefetchQuery(first).then(() => {
+        const items = client.getQueryData(first.queryKey)?.items ?? [];
+        preloaded.current = items.slice(0, onScreen).map((item) => {
+          const image = new Image();
+          image.decoding = "async";
+          image.src = thumbUrl(item.id, size);
+          return image; // kept until the next screen's: a collected image could drop its request
+        });
+      });
+    }
   }
   const results = useGridPages(datasetId, pageView, pages);
 
@@ -223,6 +238,8 @@ export function Grid({ datasetId, view, setView }: Props) {
     view.open === undefined && view.sid === undefined,
   );
 
+  // cells that a scroll brings in wait a frame for their thumbnails (never those of a screen being marked)
+  const scrolling = virtualizer.isScrolling && pendingMark.current === null;
   const loadingFirst = total === null && !firstError;
   const shown = virtualizer.range;
   const visible = shown ? [shown.startIndex * columns, (shown.endIndex + 1) * columns - 1] : null;
@@ -264,6 +281,7 @@ export function Grid({ datasetId, view, setView }: Props) {
                       onToggle={onToggle}
                       onDone={onDone}
                       deferImage={below}
+                      lazyImage={scrolling}
                     />
                   ) : (
                     <div key={`p${c}`} className="cell placeholder" data-index={index}>

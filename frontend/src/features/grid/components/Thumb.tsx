@@ -1,4 +1,4 @@
-import { memo, useEffect, useRef } from "react";
+import { memo, useEffect, useReducer, useRef } from "react";
 import { imageUrl } from "@/lib/api/client";
 import type { PageItem } from "@/lib/api/page-boxes";
 
@@ -6,6 +6,9 @@ function thumbSize(edge: number): "small" | "medium" | "large" {
   const px = edge * (window.devicePixelRatio || 1);
   return px <= 128 ? "small" : px <= 256 ? "medium" : "large";
 }
+
+/** The thumbnail a cell of `edge` CSS px shows (the grid preloads the first screen's by the same URL). */
+export const thumbUrl = (id: number, edge: number): string => imageUrl(id, thumbSize(edge));
 
 interface Props {
   item: PageItem;
@@ -18,13 +21,32 @@ interface Props {
   onDone: (index: number, part: "image") => void;
   /** not yet: the thumbnail is not requested (a row below the screen while the screen's own are loading) */
   deferImage?: boolean;
+  /**
+   * mounted by a scroll: the thumbnail is requested a frame later if the cell is still there. A
+   * fling mounts and unmounts every row it passes within a frame; their requests (set, then cancelled) and
+   * decodes were part of the long task at the scroll's start (bench/app.py)
+   */
+  lazyImage?: boolean;
 }
 
-export const Thumb = memo(function Thumb({ item, index, size, selected, onClick, onToggle, onDone, deferImage }: Props) {
+export const Thumb = memo(function Thumb({ item, index, size, selected, onClick, onToggle, onDone, deferImage, lazyImage }: Props) {
   const img = useRef<HTMLImageElement>(null);
   // once asked for, a thumbnail stays asked for
-  const wanted = useRef(!deferImage);
-  if (!deferImage) wanted.current = true;
+  const wanted = useRef(!deferImage && !lazyImage);
+  if (!deferImage && !lazyImage) wanted.current = true;
+  const [, want] = useReducer((n: number) => n + 1, 0);
+  useEffect(() => {
+    if (wanted.current || deferImage || !lazyImage) return;
+    // two frames: a scroll's render (and so this effect) runs in the scroll event, before the same frame's
+    // animation callbacks; the next frame's scroll event has unmounted the cells the fling has passed
+    let frame = requestAnimationFrame(() => {
+      frame = requestAnimationFrame(() => {
+        wanted.current = true;
+        want();
+      });
+    });
+    return () => cancelAnimationFrame(frame);
+  }, [deferImage, lazyImage]);
 
   useEffect(() => {
     const element = img.current;
@@ -48,7 +70,7 @@ export const Thumb = memo(function Thumb({ item, index, size, selected, onClick,
       <div className="thumb">
         <img
           ref={img}
-          src={wanted.current ? imageUrl(item.id, thumbSize(size)) : undefined}
+          src={wanted.current ? thumbUrl(item.id, size) : undefined}
           alt={item.file_name}
           decoding="async"
           draggable={false}
