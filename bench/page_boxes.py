@@ -12,6 +12,11 @@ prints p50/p95 of GET /api/datasets/{id}/samples?limit=100&boxes=true&runs=det_a
 - end to end over HTTP on loopback, and, for comparison, the old way: the page plus one /samples/{id} per item.
 Pages walk through the dataset (different offsets each round) in id order and with a sort + filter.
 Target: p50 <= 20 ms server-side. The machine's load average is printed with every block.
+
+Then the facets a filter change asks for (GET /api/datasets/{id}/facets), server-side in-process: no filter;
+one category filter, a new category each call (nothing of that filter kept); the same category again (its
+matching ids kept, as after the page of the same filter); and the first category filter after a write
+(everything read again). Target: one category filter p50 <= 30 ms. --facets-only skips the pages.
 """
 
 from __future__ import annotations
@@ -39,7 +44,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_dataset_args(parser)
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--facets-only", action="store_true", help="only the facets block")
     args = parser.parse_args()
+    if args.facets_only:
+        with benchmark_server(args) as (server, client, dataset_id):
+            pass  # the import, if it is not there yet
+        return facets_block(server.db_path, dataset_id, args.rounds)
     with benchmark_server(args) as (server, client, dataset_id):
         counts = client.get(f"/datasets/{dataset_id}").json()["counts"]
         url = f"/datasets/{dataset_id}/samples"
@@ -99,6 +109,43 @@ def main() -> None:
             wall = percentiles(timed(alone, args.rounds))
             cpu = percentiles(timed(alone, args.rounds, time.process_time))
             print(f"  page alone (no boxes), {label:<26} wall {wall}   | CPU {cpu}")
+    finally:
+        db.close()
+    facets_block(server.db_path, dataset_id, args.rounds)
+
+
+def facets_block(db_path: Path, dataset_id: int, rounds: int) -> None:
+    """Facets server-side (the service call the route makes), in-process on the file after the server stopped."""
+    from app.db import Database
+    from app.services import stats
+    from app.services.query import SampleFilters
+
+    db = Database(db_path)
+    db.open()
+    try:
+        with db.cursor() as cur:
+            names = [
+                r[0] for r in cur.execute("SELECT name FROM categories WHERE dataset_id = ?", [dataset_id]).fetchall()
+            ]
+        print(f"facets, server-side (in-process); wall clock; load {load_average()}:")
+
+        def facets(f: SampleFilters) -> None:
+            stats.facets(db, dataset_id, f)
+
+        print(f"  {'no filter':<52} {percentiles(timed(lambda i: facets(SampleFilters()), rounds))}")
+        fresh = min(rounds, len(names) - 1)  # more categories than queries kept: each call is a new filter
+        new = timed(lambda i: facets(SampleFilters(category=names[(i + 1) % len(names)])), fresh)
+        print(f"  {'one category, a new one each call':<52} {percentiles(new)}")
+        again = timed(lambda i: facets(SampleFilters(category=names[0])), rounds)
+        print(f"  {'the same category again (its ids kept)':<52} {percentiles(again)}")
+        after_write = []
+        for i in range(max(3, rounds // 10)):
+            with db.write():  # an empty write transaction: what is kept per generation is read again
+                pass
+            started = time.perf_counter()
+            facets(SampleFilters(category=names[i % len(names)]))
+            after_write.append(time.perf_counter() - started)
+        print(f"  {'one category, first call after a write':<52} {percentiles(after_write)}")
     finally:
         db.close()
 

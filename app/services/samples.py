@@ -65,8 +65,8 @@ def _page_ids(db: Database, cur: Any, dataset_id: int, q: SampleQuery) -> tuple[
     """
     clause, params = where(dataset_id, q.filters())
     order = order_by(q)
-    key = (dataset_id, clause, repr(params), order)
-    if q.offset == 0 and q.filters() == SampleFilters() and _ORDERS.peek(db, key) is None:
+    key = (dataset_id, clause, params, order)
+    if q.offset == 0 and q.filters() == SampleFilters() and _ORDERS.peek(db, _order_key(*key)) is None:
         rows = cur.execute(
             f"SELECT s.id FROM samples s WHERE {clause} ORDER BY {order} LIMIT ?", [*params, q.limit]
         ).fetchall()
@@ -75,12 +75,29 @@ def _page_ids(db: Database, cur: Any, dataset_id: int, q: SampleQuery) -> tuple[
         (total,) = cur.execute(f"SELECT count(*) FROM samples s WHERE {clause}", params).fetchone()
         return [r[0] for r in rows], total
 
+    ordered = _ordered_ids(db, cur, *key)
+    return ordered[q.offset : q.offset + q.limit].tolist(), len(ordered)
+
+
+def _ordered_ids(db: Database, cur: Any, dataset_id: int, clause: str, params: list[Any], order: str) -> np.ndarray:
+    """Every id matching the WHERE clause, in `order` (kept until the next committed write)."""
+
     def load() -> np.ndarray:
         ordered = cur.execute(f"SELECT s.id FROM samples s WHERE {clause} ORDER BY {order}", params).fetchnumpy()
         return np.asarray(ordered["id"], dtype=np.int64)
 
-    ordered = _ORDERS.get(db, key, load)
-    return ordered[q.offset : q.offset + q.limit].tolist(), len(ordered)
+    return _ORDERS.get(db, _order_key(dataset_id, clause, params, order), load)
+
+
+def _order_key(dataset_id: int, clause: str, params: list[Any], order: str) -> tuple:
+    return (dataset_id, clause, repr(params), order)
+
+
+def matching_ids(db: Database, cur: Any, dataset_id: int, f: SampleFilters) -> np.ndarray:
+    """Every sample id matching `f`, ascending (read-only): the order the samples page keeps for its default
+    sort, so a filter change's page and facets share one scan of the filter."""
+    clause, params = where(dataset_id, f)
+    return _ordered_ids(db, cur, dataset_id, clause, params, order_by(SampleQuery(**f.model_dump())))
 
 
 def _id_list(ids: list[int]) -> str:
@@ -324,6 +341,7 @@ __all__ = [
     "image_path",
     "known_image_path",
     "list_samples",
+    "matching_ids",
     "page_json",
     "sample_row",
 ]

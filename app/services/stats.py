@@ -11,10 +11,10 @@ import json
 from typing import Any
 
 from app.db import Database
-from app.services import summary
+from app.services import facet_counts, summary
 from app.services.datasets import require
 from app.services.query import REVIEW_STATUSES, SampleFilters, where
-from app.services.samples import has_tags
+from app.services.samples import has_tags, matching_ids
 
 BOX_SIZE_EDGES = summary.BOX_SIZE_EDGES
 
@@ -117,40 +117,51 @@ def _coco_sizes(hist: list[int]) -> list[int]:
     return [sum(hist[:small_end]), sum(hist[small_end:medium_end]), sum(hist[medium_end:])]
 
 
-def facets(db: Database, dataset_id: int, f: SampleFilters) -> dict[str, Any]:
-    clause, params = where(dataset_id, f)
+def _split_review_sql(cur: Any, clause: str, params: list[Any]) -> tuple[dict[str | None, int], dict[str, int]]:
+    """Samples per split and per review status, in one pass over the matching samples."""
+    counts = cur.execute(
+        f"SELECT s.split, coalesce(s.review_status, 'unreviewed'), count(*) FROM samples s WHERE {clause} GROUP BY ALL",
+        params,
+    ).fetchall()
+    per_split: dict[str | None, int] = {}
+    review: dict[str, int] = {}
+    for split, status, n in counts:
+        per_split[split] = per_split.get(split, 0) + n
+        review[status] = review.get(status, 0) + n
+    return per_split, review
+
+
+def _tag_counts(cur: Any, dataset_id: int, f: SampleFilters) -> list[tuple]:
     t_scope, t_params = _scope(dataset_id, f, "t")
+    return cur.execute(
+        f"SELECT t.tag, count(*) FROM sample_tags t WHERE {t_scope} GROUP BY t.tag ORDER BY count(*) DESC, t.tag",
+        t_params,
+    ).fetchall()
+
+
+def facets(db: Database, dataset_id: int, f: SampleFilters) -> dict[str, Any]:
+    """Samples per split, review status and tag, samples and boxes per category, of the samples `f` matches.
+
+    Counted from the filter's matching ids (kept with the samples page's order) and per-dataset arrays kept
+    per database generation (app/services/facet_counts.py): a filter's scan is shared with its page, and
+    no box is scanned again per filter. Per-category figures of a split filter come from the import summary.
+    """
     with db.cursor() as cur:
         require(cur, dataset_id)
-        # splits and review status in one pass over the matching samples (a category filter's scan is the
-        # expensive part of a facets request)
-        counts = cur.execute(
-            f"SELECT s.split, coalesce(s.review_status, 'unreviewed'), count(*) FROM samples s WHERE {clause} "
-            "GROUP BY ALL",
-            params,
-        ).fetchall()
-        per_split: dict[str | None, int] = {}
-        review: dict[str, int] = {}
-        for split, status, n in counts:
-            per_split[split] = per_split.get(split, 0) + n
-            review[status] = review.get(status, 0) + n
+        codes = facet_counts.sample_codes(db, cur, dataset_id)
+        if codes is None:  # ids spread too wide for arrays: counted by SQL
+            per_split, review = _split_review_sql(cur, *where(dataset_id, f))
+            live = lambda: _live_categories(cur, dataset_id, *_scope(dataset_id, f, "a"))  # noqa: E731
+        else:
+            ids = matching_ids(db, cur, dataset_id, f)
+            per_split, review = facet_counts.split_review_counts(codes, ids)
+            live = lambda: facet_counts.category_counts(facet_counts.ground_truth(db, cur, dataset_id, codes), ids)  # noqa: E731
         splits = sorted(per_split.items(), key=lambda kv: (kv[0] is None, kv[0] or ""))
         stored = _stored_summary(cur, dataset_id, f)
-        if stored is not None:
-            per_category = stored["per_category"]
-        else:
-            per_category = _live_categories(cur, dataset_id, *_scope(dataset_id, f, "a"))
+        per_category = stored["per_category"] if stored is not None else live()
         categories = _categories(cur, dataset_id)
         # Most datasets have no tag, and this query scans the filter once more even then.
-        tags = (
-            cur.execute(
-                f"SELECT t.tag, count(*) FROM sample_tags t WHERE {t_scope} "
-                "GROUP BY t.tag ORDER BY count(*) DESC, t.tag",
-                t_params,
-            ).fetchall()
-            if has_tags(db, cur, dataset_id)
-            else []
-        )
+        tags = _tag_counts(cur, dataset_id, f) if has_tags(db, cur, dataset_id) else []
     empty = [0, 0, 0.0]
     return {
         "total": sum(int(r[1]) for r in splits),

@@ -175,6 +175,29 @@ def test_facets_follow_the_filter(env) -> None:
     assert {f["value"]: f["count"] for f in filtered["splits"]} == {"val": len(val_cat_images)}
     cat_entry = next(f for f in filtered["categories"] if f["value"] == "cat")
     assert cat_entry["samples"] == len(val_cat_images)
+    # every category's samples and boxes, against the COCO file, for filters the import summary cannot answer
+    boxes_of = {im["id"]: [a for a in data["annotations"] if a["image_id"] == im["id"]] for im in data["images"]}
+    keep = {
+        "category": lambda im: any(a["category_id"] == 1 for a in boxes_of[im["id"]]),
+        "min_annotations": lambda im: len(boxes_of[im["id"]]) >= 3,
+        "search": lambda im: "special" in im["file_name"].lower(),
+    }
+    for key, value in (("category", "cat"), ("min_annotations", 3), ("search", "special")):
+        got = env["client"].get(f"/datasets/{env['id']}/facets", params={key: value}).json()
+        kept = [im for im in data["images"] if keep[key](im)]
+        assert got["total"] == len(kept), key
+        splits: dict[str, int] = {}
+        for im in kept:
+            splits[im["split"]] = splits.get(im["split"], 0) + 1
+        assert {f["value"]: f["count"] for f in got["splits"]} == splits, key
+        expected = {
+            c["name"]: (
+                sum(1 for im in kept if any(a["category_id"] == c["id"] for a in boxes_of[im["id"]])),
+                sum(1 for im in kept for a in boxes_of[im["id"]] if a["category_id"] == c["id"]),
+            )
+            for c in data["categories"]
+        }
+        assert {f["value"]: (f["samples"], f["annotations"]) for f in got["categories"]} == expected, key
     bad = env["client"].get(f"/datasets/{env['id']}/facets", params={"min_annotations": -2})
     assert bad.status_code == 422
 
