@@ -185,6 +185,7 @@ def test_two_runs_side_by_side_and_the_screenshot(app, analysis_server) -> None:
         " return imgs.length > 0 && imgs.every(i => i.complete && i.naturalWidth > 0); }",
         timeout=TIMEOUT,
     )
+    page.locator("[data-testid=categories] li").first.wait_for(timeout=TIMEOUT)  # the sidebar's facets, not a spinner
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     if os.environ.get("DATAVISOR_UPDATE_SCREENSHOT") == "1":

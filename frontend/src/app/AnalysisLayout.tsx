@@ -42,7 +42,7 @@ export function AnalysisLayout({ title, children }: { title: string; children: (
           </NavLink>
         </nav>
       </div>
-      <Sidebar datasetId={id} view={view} setView={setView} />
+      <Sidebar datasetId={id} view={view} setView={setView} besideGrid={false} />
       <section className="analysis">{children({ id, view, setView })}</section>
     </div>
   );

@@ -57,7 +57,7 @@ export function DatasetRoute() {
           </Link>
         </nav>
       </div>
-      <Sidebar datasetId={id} view={view} setView={setView} />
+      <Sidebar datasetId={id} view={view} setView={setView} besideGrid />
       <Grid datasetId={id} view={view} setView={setView} />
       {(view.open !== undefined || view.sid !== undefined) && <SampleView datasetId={id} view={view} setView={setView} />}
     </div>

@@ -12,7 +12,7 @@ import type { SampleFilters, ViewState } from "@/lib/url-state";
  * cost more than the page itself, so sent together they delayed the grid (bench/app.py). The grid never
  * waits for the sidebar. A query that waits keeps showing its previous data.
  */
-export function useGridSettled(datasetId: number, view: ViewState): boolean {
+export function useGridSettled(datasetId: number, view: ViewState, besideGrid = true): boolean {
   const cache = useQueryClient().getQueryCache();
   const subscribe = useCallback((onChange: () => void) => cache.subscribe(onChange), [cache]);
   const snapshot = () => {
@@ -26,11 +26,12 @@ export function useGridSettled(datasetId: number, view: ViewState): boolean {
   const [waited, setWaited] = useState(false);
   useEffect(() => {
     setWaited(false);
-    if (!pages || painted) return;
+    if (!besideGrid || !pages || painted) return;
     const timer = window.setTimeout(() => setWaited(true), PAINT_WAIT_MS);
     return () => window.clearTimeout(timer);
-  }, [pages, painted]);
-  return pages && (painted || waited);
+  }, [besideGrid, pages, painted]);
+  // without a grid there are no pages to wait for: an analysis view opened by its URL never had any
+  return !besideGrid || (pages && (painted || waited));
 }
 
 const PAINT_WAIT_MS = 2000;

@@ -11,6 +11,9 @@ interface Props {
   datasetId: number;
   view: ViewState;
   setView: (change: Partial<ViewState>, options?: { replace?: boolean }) => void;
+  /** Beside the grid: its requests wait for the grid's screen. Without a grid (the analysis views) nothing
+   * would ever settle, so they go at once. */
+  besideGrid: boolean;
 }
 
 const SORTS: { value: string; label: string; needs?: "run" | "embeddings" }[] = [
@@ -87,9 +90,9 @@ function parseTri(value: string): boolean | undefined {
 }
 
 /** Filters, sort and saved views of the grid; every control writes the URL. */
-export function Sidebar({ datasetId, view, setView }: Props) {
+export function Sidebar({ datasetId, view, setView, besideGrid }: Props) {
   const filters = toFilters(view);
-  const settled = useGridSettled(datasetId, view);
+  const settled = useGridSettled(datasetId, view, besideGrid);
   const facets = useFacets(datasetId, filters, settled);
   const runs = usePredictionRuns(datasetId);
   const embeddings = useEmbeddings(datasetId, settled);
