@@ -20,6 +20,7 @@ from PIL import Image
 from tests.e2e.app_photos import make_many
 from tests.e2e.grid_boxes import drawn_boxes, hex_rgb, wait_drawn
 from tests.support.browser import TIMEOUT, WATCH
+from tests.support.datasets import import_dataset, make_coco
 from tests.support.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -352,3 +353,39 @@ def test_a_bad_import_shows_the_servers_message(app, ui_server) -> None:
     assert job["state"] == "failed"
     assert page.get_by_test_id("job-error").inner_text() == job["error"]
     assert "not a valid COCO file" in job["error"]
+
+
+def test_stale_links_say_what_is_wrong(app, ui_server) -> None:
+    """Links that outlived what they point at (another dataset's sample, a position past the list's end, a deleted
+    dataset, a run or threshold the controls do not list): a message, never a spinner or a control showing
+    something else than the page is at."""
+    page = app
+    other = make_coco(ui_server.state_dir / "datasets" / "other", n_images=1)
+    with ui_server.client() as client:
+        job = import_dataset(client, "other", other, "coco")
+        assert job["state"] == "succeeded", job
+        foreign = client.get(f"/datasets/{job['dataset_id']}/samples").json()["items"][0]["id"]
+    view = page.get_by_test_id("sample-view")
+    # before: dataset 1's view showed (and edited) the other dataset's sample under dataset 1's name
+    page.goto(grid_url(ui_server, ui_server.photos_id, f"sample={foreign}"))
+    view.get_by_text(f"Sample {foreign} belongs to another dataset").wait_for()
+    assert view.get_by_test_id("editor").count() == 0
+    # before: "No sample at this position" under a spinner that never ended, and "1,000 / 13"
+    page.goto(grid_url(ui_server, ui_server.photos_id, "open=999"))
+    view.get_by_text("No sample at this position").wait_for()
+    assert view.get_by_role("status").count() == 0 and view.get_by_test_id("sample-position").count() == 0
+    assert view.get_by_test_id("editor").count() == 0
+    # before: each page's controls over "No embeddings yet" or an empty drop zone
+    for name in ("map", "duplicates", "similar"):
+        page.goto(f"{ui_server.url}/datasets/99999/{name}")
+        page.get_by_text("Cannot open this dataset").wait_for()
+        assert page.get_by_text("dataset 99999 not found").is_visible()
+    # before: the selects showed 0.50 / the first run / "Import order" while the page was at what the URL says
+    page.goto(f"{ui_server.url}/datasets/{ui_server.photos_id}/evaluation?run=detector&iou=0.33&vs=gone")
+    page.get_by_text("Cannot evaluate gone").wait_for()
+    assert page.get_by_test_id("iou").input_value() == "0.33"
+    assert page.get_by_test_id("run-b").input_value() == "gone"
+    page.goto(grid_url(ui_server, ui_server.photos_id, "run=gone&sort=bogus"))
+    page.get_by_text("Cannot load the samples").wait_for()
+    assert page.get_by_label("evaluation run").input_value() == "gone"
+    assert page.get_by_label("sort by").input_value() == "bogus"

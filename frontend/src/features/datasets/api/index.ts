@@ -14,7 +14,8 @@ export function useDatasets() {
 }
 
 export function useDatasetDetail(id: number) {
-  return useQuery(datasetQuery(id));
+  // a route's id that is not one ("/datasets/abc") is answered by the page, not asked of the server
+  return useQuery({ ...datasetQuery(id), enabled: Number.isSafeInteger(id) && id >= 1 });
 }
 
 export function useDeleteDataset() {

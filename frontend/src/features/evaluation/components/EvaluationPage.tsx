@@ -197,6 +197,8 @@ function Evaluations({ id, view, setView }: { id: number; view: ViewState; setVi
                 {r.run} ({count(r.predictions)})
               </option>
             ))}
+            {/* a link's run that is not (or no longer) here: shown as what it is, not as the first run */}
+            {runA !== undefined && !runs.data.some((r) => r.run === runA) && <option value={runA}>{runA} (not found)</option>}
           </select>
         </label>
         <label className="field inline">
@@ -210,14 +212,16 @@ function Evaluations({ id, view, setView }: { id: number; view: ViewState; setVi
                   {r.run}
                 </option>
               ))}
+            {runB !== undefined && runB !== runA && !runs.data.some((r) => r.run === runB) && <option value={runB}>{runB} (not found)</option>}
           </select>
         </label>
         <label className="field inline">
           <span>IoU threshold</span>
           <select value={iou} onChange={(ev) => setView({ run: runA, iou: Number(ev.target.value) === 0.5 ? undefined : Number(ev.target.value) })} data-testid="iou">
-            {IOUS.map((v) => (
+            {/* a link's threshold off the 0.05 steps (iou=0.33) is listed: the select shows the IoU the numbers are at */}
+            {(IOUS.includes(iou) ? IOUS : [...IOUS, iou].sort((x, y) => x - y)).map((v) => (
               <option key={v} value={v}>
-                {v.toFixed(2)}
+                {IOUS.includes(v) ? v.toFixed(2) : String(v)}
               </option>
             ))}
           </select>

@@ -151,6 +151,8 @@ export function Sidebar({ datasetId, view, setView, besideGrid }: Props) {
                 {s.label}
               </option>
             ))}
+            {/* a link's sort this list does not offer (a typo, errors without a run): shown as it is, the grid says why it fails */}
+            {!sorts.some((s) => s.value === view.sort) && <option value={view.sort}>{view.sort}</option>}
           </select>
           <select value={view.dir ?? ""} onChange={(e) => setView({ dir: (e.target.value || undefined) as ViewState["dir"] })} aria-label="sort direction">
             <option value="">default</option>
@@ -280,6 +282,7 @@ export function Sidebar({ datasetId, view, setView, besideGrid }: Props) {
                   {r.run}
                 </option>
               ))}
+              {view.run && !runs.data.some((r) => r.run === view.run) && <option value={view.run}>{view.run} (not found)</option>}
             </select>
             {view.run && (
               <div className="input-row">

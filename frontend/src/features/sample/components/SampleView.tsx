@@ -46,9 +46,14 @@ function useStageScale(width: number, height: number) {
 /** One sample: the image with every box, box details with their evaluation, tags, neighbours. */
 export function SampleView({ datasetId, view, setView }: Props) {
   const at = useSampleAt(datasetId, view, view.sid === undefined ? view.open : undefined);
-  const sampleId = view.sid ?? at.id;
-  const sample = useSample(sampleId);
-  const data = sample.data;
+  const requested = view.sid ?? at.id;
+  const sample = useSample(requested);
+  // a `?sample=` id of another dataset (a stale or edited link) is not shown, nor edited, under this one's name
+  const foreign = sample.data !== undefined && sample.data.dataset_id !== datasetId;
+  const sampleId = foreign ? undefined : requested;
+  const data = foreign ? undefined : sample.data;
+  // waiting for the list's page (an `?open=` position) or for the sample; never once the answer is "none"
+  const loading = requested === undefined ? view.sid === undefined && view.open !== undefined && at.query.isPending : sample.isPending;
   const [hovered, setHovered] = useState<number | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   const { stage, scale } = useStageScale(data?.width ?? 0, data?.height ?? 0);
@@ -106,7 +111,7 @@ export function SampleView({ datasetId, view, setView }: Props) {
     if (name) tags.mutate({ add: [name] }, { onSuccess: () => setNewTag("") });
   };
 
-  const position = view.sid === undefined && view.open !== undefined && at.total !== undefined ? `${(view.open + 1).toLocaleString()} / ${at.total.toLocaleString()}` : null;
+  const position = view.sid === undefined && view.open !== undefined && at.total !== undefined && view.open < at.total ? `${(view.open + 1).toLocaleString()} / ${at.total.toLocaleString()}` : null;
 
   return (
     <div className="sample-view" role="dialog" aria-modal="true" aria-label="sample" data-testid="sample-view" data-sample-id={sampleId}>
@@ -138,10 +143,11 @@ export function SampleView({ datasetId, view, setView }: Props) {
       </header>
       <div className="sample-body">
         <div className="stage" ref={stage} onClick={() => setSelected(null)}>
-          {(sample.isPending || at.query.isPending) && sampleId === undefined && !at.query.isError && <Spinner />}
+          {loading && !at.query.isError && <Spinner />}
           {at.query.isError && <ErrorMessage error={at.query.error} title="Cannot find this sample" />}
           {sample.isError && <ErrorMessage error={sample.error} title="Cannot load this sample" onRetry={() => sample.refetch()} />}
-          {view.open !== undefined && at.query.data && sampleId === undefined && <ErrorMessage error="No sample at this position: the list is shorter." />}
+          {foreign && <ErrorMessage error={`Sample ${requested} belongs to another dataset, not this one.`} title="Cannot open this sample" />}
+          {view.sid === undefined && view.open !== undefined && at.query.data && requested === undefined && <ErrorMessage error="No sample at this position: the list is shorter." />}
           {data && !(data.width && data.height) && <img src={imageUrl(data.id, "large")} alt={data.file_name} className="stage-img" />}
           {data && data.width && data.height && (
             <div className="stage-frame">
@@ -172,6 +178,7 @@ export function SampleView({ datasetId, view, setView }: Props) {
             </div>
           )}
         </div>
+        {sampleId !== undefined && !sample.isError && (
         <aside className="sample-side">
           <EditorPanel editor={editor} categories={categories} reviewStatus={(data as { review_status?: ReviewStatus } | undefined)?.review_status} />
           <section className="side-section box-detail" data-testid="box-detail">
@@ -280,8 +287,9 @@ export function SampleView({ datasetId, view, setView }: Props) {
             </div>
           </section>
         </aside>
+        )}
       </div>
-      {embedded && (
+      {embedded && sampleId !== undefined && (
         <footer className="similar" data-testid="similar">
           <span className="similar-title">Similar</span>
           {sampleId !== undefined && (
