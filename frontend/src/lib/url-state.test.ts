@@ -58,6 +58,14 @@ describe("URL state", () => {
     expect(s.tags).toEqual(["a"]);
   });
 
+  it("snaps a thumbnail size off the size menu to the nearest one it lists", () => {
+    // the menu shows the size the grid draws at: size=150 drew 150 px cells under a menu reading 120px
+    expect(parseViewState("size=150").size).toBe(160);
+    expect(parseViewState("size=300").size).toBe(260);
+    expect(parseViewState("size=1").size).toBe(120);
+    expect(parseViewState("size=340").size).toBe(340);
+  });
+
   it("a filter change closes the sample view, a display change keeps it", () => {
     const open = { ...DEFAULT_VIEW, open: 4 };
     expect(updateView(open, { category: "dog" }).open).toBeUndefined();

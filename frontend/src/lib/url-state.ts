@@ -78,6 +78,11 @@ function unique(values: string[]): string[] {
   return [...new Set(values.filter((v) => v !== ""))];
 }
 
+/** The size menu's entry nearest to `size` (the smaller on a tie): the grid draws what the menu says. */
+function nearestSize(size: number): number {
+  return THUMB_SIZES.reduce<number>((best, s) => (Math.abs(s - size) < Math.abs(best - size) ? s : best), THUMB_SIZES[0]);
+}
+
 export function parseViewState(search: string | URLSearchParams): ViewState {
   const p = typeof search === "string" ? new URLSearchParams(search) : search;
   const conf = Number(p.get("conf"));
@@ -108,7 +113,7 @@ export function parseViewState(search: string | URLSearchParams): ViewState {
     show: unique(p.getAll("show")),
     conf: Number.isFinite(conf) && conf > 0 && conf <= 1 ? conf : 0,
     labels: bool(p.get("labels")) ?? true,
-    size: size !== undefined ? Math.min(Math.max(size, THUMB_SIZES[0]), THUMB_SIZES[THUMB_SIZES.length - 1]) : DEFAULT_SIZE,
+    size: size !== undefined ? nearestSize(size) : DEFAULT_SIZE,
     open: int(p.get("open")),
     sid: int(p.get("sample"), 1),
   };
