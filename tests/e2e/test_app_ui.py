@@ -389,3 +389,33 @@ def test_stale_links_say_what_is_wrong(app, ui_server) -> None:
     page.get_by_text("Cannot load the samples").wait_for()
     assert page.get_by_label("evaluation run").input_value() == "gone"
     assert page.get_by_label("sort by").input_value() == "bogus"
+
+
+def test_a_long_tag_keeps_its_buttons_in_view(app, ui_server) -> None:
+    """A 200-character tag (the longest the app takes) is cut inside its row; before, it pushed the sample
+    view's remove ✕ and the sidebar's hide ⊘ out of their panels, so the tag could not be removed there."""
+    page = app
+    tag = "long-" + "x" * 195
+    annotations = make_coco(ui_server.state_dir / "datasets" / "long-tag", n_images=1)
+    with ui_server.client() as client:
+        job = import_dataset(client, "long tag", annotations, "coco")
+        assert job["state"] == "succeeded", job
+        dataset_id = job["dataset_id"]
+        sid = client.get(f"/datasets/{dataset_id}/samples").json()["items"][0]["id"]
+        assert client.post(f"/datasets/{dataset_id}/tags", json={"sample_ids": [sid], "add": [tag]}).status_code == 200
+
+    def inside(button: str, panel: str) -> bool:
+        return page.evaluate(
+            "([b, p]) => { const r = document.querySelector(b).getBoundingClientRect(),"
+            " q = document.querySelector(p).getBoundingClientRect(); return r.left >= q.left && r.right <= q.right; }",
+            [button, panel],
+        )
+
+    page.goto(grid_url(ui_server, dataset_id, "open=0"))
+    remove = page.get_by_role("button", name=f"remove tag {tag}")
+    remove.wait_for()
+    page.locator(f"[data-testid=tags] [data-hide-tag='{tag}']").wait_for()
+    assert inside(f"[data-hide-tag='{tag}']", ".sidebar"), "the sidebar's ⊘ left the sidebar"
+    assert inside(".sample-side .chip-x", ".sample-side"), "the tag's ✕ left the sample view's panel"
+    remove.click()
+    page.get_by_test_id("sample-tags").get_by_text("no tags").wait_for()

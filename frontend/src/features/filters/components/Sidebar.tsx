@@ -214,7 +214,11 @@ export function Sidebar({ datasetId, view, setView, besideGrid }: Props) {
                   data-tag={value}
                   onClick={() => setView({ tags: active ? view.tags.filter((x) => x !== value) : [...view.tags, value] })}
                 >
-                  <span className="tag-chip small">{t.value}</span>
+                  <span className="tag-chip small">
+                    <span className="tag-text" title={value}>
+                      {value}
+                    </span>
+                  </span>
                   <span className="facet-name" />
                   <span className="facet-count num">{NUMBER.format(t.count)}</span>
                 </button>
@@ -227,7 +231,11 @@ export function Sidebar({ datasetId, view, setView, besideGrid }: Props) {
           {(view.xtags ?? []).map((value) => (
             <li key={`not-${value}`}>
               <button type="button" className="facet active" aria-pressed data-excluded-tag={value} title="show them again" onClick={() => setView({ xtags: (view.xtags ?? []).filter((x) => x !== value) })}>
-                <span className="tag-chip small">not {value}</span>
+                <span className="tag-chip small">
+                  <span className="tag-text" title={`not ${value}`}>
+                    not {value}
+                  </span>
+                </span>
                 <span className="facet-name" />
                 <span className="facet-count">×</span>
               </button>

@@ -89,7 +89,9 @@ export const Thumb = memo(function Thumb({ item, index, size, selected, onClick,
           <div className="cell-tags">
             {item.tags.slice(0, 3).map((t) => (
               <span key={t} className="tag-chip small">
-                {t}
+                <span className="tag-text" title={t}>
+                  {t}
+                </span>
               </span>
             ))}
             {item.tags.length > 3 && <span className="tag-chip small">+{item.tags.length - 3}</span>}

@@ -233,7 +233,9 @@ export function SampleView({ datasetId, view, setView }: Props) {
             <div className="tag-list" data-testid="sample-tags">
               {(data?.tags ?? []).map((t) => (
                 <span key={t} className="tag-chip">
-                  {t}
+                  <span className="tag-text" title={t}>
+                    {t}
+                  </span>
                   <button type="button" className="chip-x" aria-label={`remove tag ${t}`} onClick={() => tags.mutate({ remove: [t] })}>
                     ✕
                   </button>
