@@ -370,6 +370,9 @@ def test_stale_links_say_what_is_wrong(app, ui_server) -> None:
     page.goto(grid_url(ui_server, ui_server.photos_id, f"sample={foreign}"))
     view.get_by_text(f"Sample {foreign} belongs to another dataset").wait_for()
     assert view.get_by_test_id("editor").count() == 0
+    # before: the look-alikes of the other dataset's sample, as if they were this dataset's
+    page.goto(f"{ui_server.url}/datasets/{ui_server.photos_id}/similar?sample={foreign}")
+    page.get_by_text(f"Sample {foreign} belongs to another dataset").wait_for()
     # before: "No sample at this position" under a spinner that never ended, and "1,000 / 13"
     page.goto(grid_url(ui_server, ui_server.photos_id, "open=999"))
     view.get_by_text("No sample at this position").wait_for()

@@ -2,7 +2,9 @@ import { useEffect, useState, type DragEvent } from "react";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 import { DatasetCrumbs } from "@/components/DatasetCrumbs";
 import { EmptyState, ErrorMessage, Spinner } from "@/components/feedback";
+import { useQuery } from "@tanstack/react-query";
 import { imageUrl } from "@/lib/api/client";
+import { sampleQuery } from "@/lib/api/queries";
 import { DEFAULT_VIEW, serializeViewState } from "@/lib/url-state";
 import { useCreateSelection, useSearchByImage, useSimilarToSample, type SimilarHit } from "../api";
 import "../similar.css";
@@ -50,6 +52,9 @@ export function SimilarPage() {
   const raw = params.get("sample");
   const sampleId = raw && /^\d+$/.test(raw) ? Number(raw) : undefined;
   const bySample = useSimilarToSample(sampleId);
+  // a `?sample=` of another dataset (a stale or edited link): its look-alikes are that dataset's, not this one's
+  const probe = useQuery({ ...sampleQuery(sampleId ?? 0), enabled: sampleId !== undefined });
+  const foreign = probe.data !== undefined && probe.data.dataset_id !== id;
   const byImage = useSearchByImage(id);
   const [file, setFile] = useState<{ name: string; url: string } | null>(null);
   const [over, setOver] = useState(false);
@@ -95,11 +100,13 @@ export function SimilarPage() {
           </figure>
         )}
       </div>
-      {result.isError ? (
+      {!showImage && foreign ? (
+        <ErrorMessage error={`Sample ${sampleId} belongs to another dataset, not this one.`} title="Cannot search" />
+      ) : result.isError ? (
         <ErrorMessage error={result.error} title="Cannot search" />
       ) : result.isPending ? (
         <Spinner label="Searching…" />
-      ) : result.data ? (
+      ) : result.data && (showImage || probe.data) ? (
         <Hits datasetId={id} hits={result.data} />
       ) : (
         <p className="muted">The images of this dataset that look most like it appear here (cosine similarity of the embeddings).</p>
