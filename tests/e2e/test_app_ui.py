@@ -316,6 +316,12 @@ def test_sample_view_keyboard_navigation_and_box_details(app, ui_server) -> None
     page.wait_for_function("() => document.querySelector('[data-testid=sample-file]')?.textContent === 'coffee.jpg'")
     page.keyboard.press("ArrowLeft")
     page.wait_for_function("() => document.querySelector('[data-testid=sample-file]').textContent === 'chelsea.jpg'")
+    # Escape in a field leaves the field with its text; it does not close the view around it
+    tag = page.get_by_label("add a tag")
+    tag.fill("half-typed")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => document.activeElement?.getAttribute('aria-label') !== 'add a tag'")
+    assert view.is_visible() and tag.input_value() == "half-typed"
     page.keyboard.press("Escape")
     view.wait_for(state="detached")
     assert "open" not in query_of(page.url)
