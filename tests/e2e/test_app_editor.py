@@ -155,6 +155,18 @@ def test_a_second_editor_of_the_same_box_gets_the_conflict_and_the_first_edit_st
         conflict.get_by_role("button", name="Reload (discard my change)").click()
         conflict.wait_for(state="detached")
         bbox_shown(b, kept["bbox"])  # b now shows a's box, its own change dropped in plain sight
+
+        # deleted elsewhere, then moved here: the same conflict panel, not a bare "not found" left standing
+        with editor_server.client() as client:
+            client.delete(f"/annotations/{cat['id']}", params={"version": kept["version"]}).raise_for_status()
+        x, y, w, h = kept["bbox"]
+        b.get_by_test_id("edit-box").wait_for()  # still selected after the reload
+        refused, _ = move(b, 10, 10)
+        assert refused.status == 404, refused.text()
+        conflict.wait_for()
+        assert "Changed by someone else" in conflict.inner_text() and "not found" in conflict.inner_text()
+        conflict.get_by_role("button", name="Reload (discard my change)").click()
+        b.locator(f"[data-testid=box-list] .box-row[data-box-id='{cat['id']}']").wait_for(state="detached")
     finally:
         first.close()
         second.close()

@@ -18,9 +18,12 @@ export type EditableBox = Annotation & { version: number; verdict: string | null
 
 export const REVIEW_STATUSES: ReviewStatus[] = ["unreviewed", "reviewed", "needs_fix"];
 
-/** Edits that lost a race: someone else changed the box first (409); the user decides to reload. */
+/**
+ * Edits that lost a race: someone else changed the box first (409) or deleted it (404: the edit routes name
+ * boxes and samples that existed when this view loaded them); the user decides to reload.
+ */
 export function isConflict(error: unknown): error is ApiError {
-  return error instanceof ApiError && error.status === 409;
+  return error instanceof ApiError && (error.status === 409 || error.status === 404);
 }
 
 /** Everything an edit can change: the sample, the grid's pages and facets, evaluations, histories. */
