@@ -16,6 +16,7 @@ found are counted there too (`check_images`).
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import stat
 from collections import Counter
@@ -29,6 +30,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from app.errors import Invalid
+from app.services import paths
+
+logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
@@ -199,13 +203,21 @@ class Format(Protocol):
 
 
 def scan(folder: Path) -> Iterator[os.DirEntry]:
-    """Entries of a folder, sorted by name; an unreadable folder yields nothing."""
+    """Entries of a folder, sorted by name; an unreadable folder yields nothing.
+
+    Names that are not UTF-8 are left out (and logged): such a file can be neither stored nor named
+    (`paths.is_utf8_name`; the import failed on it).
+    """
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
-    except OSError:
+    except (OSError, ValueError):
         return
-    yield from entries
+    for entry in entries:
+        if paths.is_utf8_name(entry.name):
+            yield entry
+        else:
+            logger.warning("%s: skipped %r, its name is not UTF-8", folder, entry.name)
 
 
 def is_dir(entry: os.DirEntry | Path) -> bool:
@@ -226,25 +238,48 @@ def is_image_name(name: str) -> bool:
     return os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES
 
 
-def walk_files(folder: Path) -> Iterator[Path]:
-    """Every file below `folder` (nested folders too), sorted, hidden entries left out."""
+def _folder_key(folder: Path) -> tuple[int, int] | None:
+    """The folder's identity (device, inode), symlinks followed; None if it cannot be stat-ed."""
+    try:
+        info = os.stat(folder)
+    except (OSError, ValueError):
+        return None
+    return info.st_dev, info.st_ino
+
+
+def walk_files(folder: Path, _seen: set[tuple[int, int]] | None = None) -> Iterator[Path]:
+    """Every file below `folder` (nested folders too), sorted, hidden entries left out.
+
+    Each folder is walked once: symlinks back up the tree (`cat/loop -> .`) would otherwise make the walk
+    grow exponentially with their number, and the import never end (nor see its cancellation).
+    """
+    seen = set() if _seen is None else _seen
+    key = _folder_key(folder)
+    if key is None or key in seen:
+        return
+    seen.add(key)
     for entry in scan(folder):
         if entry.name.startswith("."):
             continue
         if is_dir(entry):
-            yield from walk_files(Path(entry.path))
+            yield from walk_files(Path(entry.path), seen)
         elif is_file(entry):
             yield Path(entry.path)
 
 
-def has_images(folder: Path, depth: int = 6) -> bool:
-    """Any image file below `folder` (stops at the first one)."""
+def has_images(folder: Path, depth: int = 6, _seen: set[tuple[int, int]] | None = None) -> bool:
+    """Any image file below `folder` (stops at the first one; each folder looked at once, as above)."""
+    seen = set() if _seen is None else _seen
+    key = _folder_key(folder)
+    if key is None or key in seen:
+        return False
+    seen.add(key)
     for entry in scan(folder):
         if entry.name.startswith("."):
             continue
         if is_file(entry) and is_image_name(entry.name):
             return True
-        if depth and is_dir(entry) and has_images(Path(entry.path), depth - 1):
+        if depth and is_dir(entry) and has_images(Path(entry.path), depth - 1, seen):
             return True
     return False
 
@@ -281,7 +316,7 @@ def check_images(parsed: ParsedDataset, roots: list[Path], progress: Progress, r
                 parsed.issues.miss(path)
         except FileMissing:
             parsed.issues.miss(path)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in a listed name (e.g. a YOLO .txt image list)
             parsed.issues.miss(path)
         if i % 5000 == 0:
             progress(i, len(paths), "checking image files")

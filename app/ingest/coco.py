@@ -328,6 +328,12 @@ def _validate(con: duckdb.DuckDBPyConnection, name: str) -> None:
             lambda r: f"{name}: image id appears more than once (image {r[0]})",
         ),
         (
+            "SELECT id, file_name FROM img WHERE strpos(file_name, chr(0)) > 0 LIMIT 1",
+            None,
+            None,
+            lambda r: f"{name}: file_name {paths.shown(r[1])!r} contains a NUL character (image {r[0]})",
+        ),
+        (
             "SELECT id, file_name FROM img WHERE file_name LIKE '/%' OR file_name LIKE '%\\%' "
             "OR list_contains(string_split(file_name, '/'), '..') LIMIT 1",
             None,

@@ -57,21 +57,36 @@ def find_yaml(root: Path, roots: list[Path]) -> Path | None:
     for entry in scan(root):
         if is_file(entry) and entry.name.endswith((".yaml", ".yml")):
             try:
-                config = yaml.safe_load(paths.read_text(entry.path, roots))
-            except (yaml.YAMLError, DataVisorError):
+                config = _load_yaml(Path(entry.path), roots)
+            except DataVisorError:
                 continue
             if isinstance(config, dict) and "names" in config:
                 return Path(entry.path)
     return None
 
 
-def _names_from_yaml(config_file: Path, roots: list[Path]) -> tuple[list[str], dict]:
+def _load_yaml(config_file: Path, roots: list[Path]) -> object:
+    """The YAML document of a confined file; invalid or too deeply nested YAML is an IngestError naming it."""
     try:
-        config = yaml.safe_load(paths.read_text(config_file, roots))
+        return yaml.safe_load(paths.read_text(config_file, roots))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise IngestError(f"{config_file.name}: not valid YAML: {getattr(error, 'problem', error)}{where}") from None
+    except RecursionError:  # PyYAML's parser recurses once per nesting level: `[[[[...]]]]`
+        raise IngestError(f"{config_file.name}: not valid YAML: nested too deeply (top level)") from None
+
+
+def _class_name(config_file: Path, index: object, value: object) -> str:
+    """A class name is a scalar: a list or mapping (maybe built from aliases, exponentially big) is refused."""
+    if isinstance(value, (list, dict)):
+        kind = "a list" if isinstance(value, list) else "a mapping"
+        raise IngestError(f"{config_file.name}: the name of class {index} must be text, not {kind} (names)")
+    return str(value)
+
+
+def _names_from_yaml(config_file: Path, roots: list[Path]) -> tuple[list[str], dict]:
+    config = _load_yaml(config_file, roots)
     if not isinstance(config, dict) or "names" not in config:
         raise IngestError(f"{config_file.name}: no 'names' entry listing the classes (top level)")
     raw = config["names"]
@@ -82,9 +97,9 @@ def _names_from_yaml(config_file: Path, roots: list[Path]) -> tuple[list[str], d
             raise IngestError(f"{config_file.name}: 'names' keys must be class indices (names)") from None
         if keys != list(range(len(keys))):
             raise IngestError(f"{config_file.name}: 'names' indices must be 0..{len(keys) - 1} (names)")
-        names = [str(raw[k] if k in raw else raw[str(k)]) for k in keys]
+        names = [_class_name(config_file, k, raw[k] if k in raw else raw[str(k)]) for k in keys]
     elif isinstance(raw, list):
-        names = [str(n) for n in raw]
+        names = [_class_name(config_file, i, n) for i, n in enumerate(raw)]
     else:
         raise IngestError(f"{config_file.name}: 'names' must be a list or a mapping of index to name (names)")
     if not names:

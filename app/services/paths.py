@@ -60,6 +60,16 @@ def _os_error(path: str | Path, error: OSError, entry: str | None) -> Exception:
     return FileUnusable(f"{where}cannot be read: {error.strerror or error}{_suffix(entry)}")
 
 
+def is_utf8_name(name: str) -> bool:
+    """False for a name whose bytes are not UTF-8 (Python holds them as lone surrogates): such a file can be
+    neither stored (the database holds text) nor named in a JSON reply, so listings and imports leave it out."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def is_inside(path: Path, roots: list[Path]) -> bool:
     return any(path == root or path.is_relative_to(root) for root in roots)
 

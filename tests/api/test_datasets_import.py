@@ -105,6 +105,10 @@ BAD_COCO = {
     "unknown_category": ("unknown_category", "instances.json: unknown category_id 77 (annotation 3)"),
     "not_a_list": ('{"images": 5, "categories": []}', "instances.json"),
     "empty": ("", "empty"),
+    "nul_in_file_name": (
+        "nul_in_file_name",
+        "instances.json: file_name 'a\\x00b.jpg' contains a NUL character (image 101)",
+    ),
 }
 
 
@@ -118,6 +122,8 @@ def _bad_coco_text(kind: str) -> str:
         data["annotations"][1]["bbox"][2] = -4.0
     elif kind == "unknown_category":
         data["annotations"][2]["category_id"] = 77
+    elif kind == "nul_in_file_name":  # was a failed job saying only "ValueError: embedded null byte"
+        data["images"][1]["file_name"] = "a\x00b.jpg"
     else:
         return BAD_COCO[kind][0]
     return json.dumps(data)
@@ -247,6 +253,17 @@ def test_yolo_bad_label_line_names_file_and_line(server) -> None:
         job = import_dataset(client, "yolo", root, fmt="yolo")
         assert job["error"].startswith("labels/val/c.txt: expected 'class cx cy w h'"), job["error"]
         assert job["error"].endswith("(line 1)"), job["error"]
+        # data.yaml that PyYAML cannot take apart (a RecursionError: a 500), or whose class names are
+        # lists (aliases nested ten deep: turning them into text took exponential time and memory)
+        laughs = "".join(f"l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'x'] * 9)}]\n" for i in range(10))
+        for text, words in (
+            ("names: " + "[" * 3000 + "]" * 3000 + "\n", "data.yaml: not valid YAML: nested too deeply"),
+            (laughs + "names: [*l9, b]\n", "data.yaml: the name of class 0 must be text, not a list"),
+        ):
+            (root / "data.yaml").write_text(text)
+            response = client.post("/datasets", json={"name": "yolo", "format": "yolo", "path": str(root)})
+            assert response.status_code == 422, response.text
+            assert response.json()["detail"].startswith(words), response.text
         assert client.get("/datasets").json() == []
 
 
@@ -281,6 +298,28 @@ def test_folders_without_splits_and_forced_split(server) -> None:
         job = import_dataset(client, "flat", root, fmt="folders", split="test")
         assert job["state"] == "succeeded", job
         assert counts(client, job["dataset_id"])["splits"] == {"test": {"samples": 2, "annotations": 2}}
+
+
+def test_folders_with_symlink_loops_and_names_that_are_not_utf8(server) -> None:
+    """Symlinks back up the tree made the walk exponential (the import never ended, its cancel was never
+    seen, and every later job waited behind it); names that are not UTF-8 failed the import with a bare
+    UnicodeEncodeError. Each folder is walked once, and such names are left out."""
+    root = roots(server) / "loops"
+    write_image(root / "cat" / "1.jpg", (10, 10))
+    write_image(root / "dog" / "deep" / "2.jpg", (12, 10))
+    for name in ("self1", "self2", "self3"):
+        (root / "cat" / name).symlink_to(".")
+    (root / "dog" / "deep" / "up").symlink_to("..")
+    raw = os.fsencode(root)
+    os.makedirs(raw + b"/\xffbird")
+    os.link(root / "cat" / "1.jpg", raw + b"/\xffbird/3.jpg")
+    os.link(root / "cat" / "1.jpg", raw + b"/cat/\xfe.jpg")
+    with server.client() as client:
+        job = import_dataset(client, "loops", root, fmt="folders")
+        assert job["state"] == "succeeded", job
+        c = counts(client, job["dataset_id"])
+        assert (c["samples"], c["categories"]) == (2, 2), c
+        assert sorted(s["file_name"] for s in all_samples(client, job["dataset_id"])) == ["cat/1.jpg", "dog/deep/2.jpg"]
 
 
 # -- auto detection of COCO split layouts ----------------------------------------------------------------
