@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from app.errors import Forbidden, Invalid, NotFound
-from app.services.paths import is_inside, resolve_in_roots
+from app.services.paths import is_inside, is_utf8_name, resolve_in_roots
 
 # A folder with more entries than this is cut after sorting (dirs first, then by name) and marked
 # truncated; at most SCAN_LIMIT names are read at all, so a folder of millions of files stays cheap.
@@ -84,7 +84,7 @@ def _scan(folder: Path, roots: list[Path]) -> tuple[list[Entry], bool]:
                 if len(found) >= SCAN_LIMIT:
                     truncated = True
                     break
-                kind = _kind(entry, roots)
+                kind = _kind(entry, roots) if is_utf8_name(entry.name) else None  # a 500 before
                 if kind is not None:
                     found.append((kind != "dir", entry.name.casefold(), entry.name, entry))
     except PermissionError:

@@ -35,6 +35,10 @@ def env(tmp_path_factory) -> Iterator[dict]:
     (one / "to-yolo").symlink_to(two / "yolo", target_is_directory=True)
     # special files: never opened (reading a FIFO with no writer would hang the request)
     os.mkfifo(one / "pipe")
+    # names that are not UTF-8 (they cannot be named in JSON: the listing was a 500)
+    os.mkdir(os.fsencode(one) + b"/dir-\xff")
+    (one / "b.txt").write_text("hello")
+    os.link(one / "b.txt", os.fsencode(one) + b"/file-\xfe.txt")
     sock = socket.socket(socket.AF_UNIX)
     sock.bind(str(one / "sock"))
     many = one / "many"
@@ -73,7 +77,7 @@ def test_a_root_lists_dirs_first_then_files_by_name_and_nothing_else(env) -> Non
     body = listing(env, str(one))
     assert body["path"] == str(one) and body["parent"] is None  # at a root there is no way up
     # folders first (the in-roots symlink to two/yolo is a folder), then files, case-insensitive by name;
-    # no pipe, no socket, no link out of the roots, no dangling link, no loop
+    # no pipe, no socket, no link out of the roots, no dangling link, no loop, no name that is not UTF-8
     assert names(body) == ["alpha", "coco", "many", "to-yolo", "Zebra", "b.txt", "C.txt"]
     by_name = {e["name"]: e for e in body["entries"]}
     assert by_name["b.txt"] == {"name": "b.txt", "path": str(one / "b.txt"), "kind": "file", "size": 5}
