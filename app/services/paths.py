@@ -99,7 +99,10 @@ def resolve_in_roots(raw: str | Path, roots: list[Path]) -> Path:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise FileUnusable(f"{shown(text.encode('utf-8', 'replace').decode())}: not a valid file name") from None
-    candidate = Path(text).expanduser()
+    try:
+        candidate = Path(text).expanduser()
+    except RuntimeError:  # `~name` of no such user (or no home directory): a name like any other, not a 500
+        candidate = Path(text)
 
     def missing(p: Path) -> bool:
         try:

@@ -283,6 +283,12 @@ def test_inputs_that_used_to_be_500_are_4xx(seeded: dict) -> None:
     # paths the file system cannot take: longer than PATH_MAX, or with a NUL byte
     invalid(client.post("/datasets", json={"name": "long", "path": "x" * 5000}), "path")
     invalid(client.post("/datasets", json={"name": "nul", "path": "main\x00/annotations.json"}), "path")
+    # `~name` of no such user: Path.expanduser raised RuntimeError (a 500); now a name like any other
+    invalid(client.post("/datasets", json={"name": "tilde", "path": "~no-such-user-dv/a.json"}), "does not exist")
+    response = client.post(
+        f"/datasets/{main}/predictions", json={"run": "r9", "path": "~no-such-user-dv/r.json", "format": "coco_results"}
+    )
+    invalid(response, "~no-such-user-dv/r.json", "does not exist")
     # NaN in a JSON body (Python's json accepts it) is refused and echoed without breaking the reply
     invalid(_post_raw(client, "/datasets", b'{"name": NaN, "path": "main"}'), "name")
     # nothing stored was touched
