@@ -47,9 +47,9 @@ def resolve_file(root: Path, url_path: str) -> Path | None:
     base = root.resolve()
     try:
         candidate = (base / relative).resolve()
-    except (OSError, RuntimeError):  # symlink loops, names too long
-        return None
-    if not candidate.is_relative_to(base) or not candidate.is_file():
+        if not candidate.is_relative_to(base) or not candidate.is_file():
+            return None
+    except (OSError, RuntimeError):  # symlink loops; names too long (is_file raises ENAMETOOLONG: a 500)
         return None
     return candidate
 

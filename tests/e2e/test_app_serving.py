@@ -109,6 +109,8 @@ TRAVERSALS = [
     "/../../../../../../etc/passwd",
     "/{tag}-linked/secret.txt",
     "/assets/{tag}-leak.txt",
+    "/" + "a" * 300,  # a name longer than the file system's NAME_MAX: was a 500 (OSError from is_file)
+    "/assets/" + "b/" * 2100,  # longer than PATH_MAX
 ]
 
 
