@@ -247,22 +247,31 @@ def _folder_key(folder: Path) -> tuple[int, int] | None:
     return info.st_dev, info.st_ino
 
 
-def walk_files(folder: Path, _seen: set[tuple[int, int]] | None = None) -> Iterator[Path]:
+def walk_files(folder: Path) -> Iterator[Path]:
     """Every file below `folder` (nested folders too), sorted, hidden entries left out.
 
     Each folder is walked once: symlinks back up the tree (`cat/loop -> .`) would otherwise make the walk
-    grow exponentially with their number, and the import never end (nor see its cancellation).
+    grow exponentially with their number, and the import never end (nor see its cancellation). The walk
+    keeps its own stack: a tree 1,000+ folders deep was a RecursionError.
     """
-    seen = set() if _seen is None else _seen
-    key = _folder_key(folder)
-    if key is None or key in seen:
-        return
-    seen.add(key)
-    for entry in scan(folder):
-        if entry.name.startswith("."):
+    seen: set[tuple[int, int]] = set()
+    stack: list[Iterator[os.DirEntry]] = []
+
+    def enter(path: Path) -> None:
+        key = _folder_key(path)
+        if key is not None and key not in seen:
+            seen.add(key)
+            stack.append(scan(path))
+
+    enter(folder)
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+        elif entry.name.startswith("."):
             continue
-        if is_dir(entry):
-            yield from walk_files(Path(entry.path), seen)
+        elif is_dir(entry):
+            enter(Path(entry.path))
         elif is_file(entry):
             yield Path(entry.path)
 

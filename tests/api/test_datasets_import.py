@@ -300,16 +300,22 @@ def test_folders_without_splits_and_forced_split(server) -> None:
         assert counts(client, job["dataset_id"])["splits"] == {"test": {"samples": 2, "annotations": 2}}
 
 
-def test_folders_with_symlink_loops_and_names_that_are_not_utf8(server) -> None:
+def test_folders_with_symlink_loops_deep_trees_and_names_that_are_not_utf8(server) -> None:
     """Symlinks back up the tree made the walk exponential (the import never ended, its cancel was never
-    seen, and every later job waited behind it); names that are not UTF-8 failed the import with a bare
-    UnicodeEncodeError. Each folder is walked once, and such names are left out."""
+    seen, and every later job waited behind it); a tree deeper than Python's recursion limit and names that
+    are not UTF-8 failed the import with a bare RecursionError or UnicodeEncodeError. Each folder is walked
+    once, by a loop, and such names are left out."""
     root = roots(server) / "loops"
     write_image(root / "cat" / "1.jpg", (10, 10))
     write_image(root / "dog" / "deep" / "2.jpg", (12, 10))
     for name in ("self1", "self2", "self3"):
         (root / "cat" / name).symlink_to(".")
     (root / "dog" / "deep" / "up").symlink_to("..")
+    deep = root / "dog"
+    for _ in range(1100):  # deeper than Python's recursion limit: was a bare RecursionError
+        deep = deep / "d"
+        deep.mkdir()
+    os.link(root / "cat" / "1.jpg", deep / "3.jpg")
     raw = os.fsencode(root)
     os.makedirs(raw + b"/\xffbird")
     os.link(root / "cat" / "1.jpg", raw + b"/\xffbird/3.jpg")
@@ -318,8 +324,9 @@ def test_folders_with_symlink_loops_and_names_that_are_not_utf8(server) -> None:
         job = import_dataset(client, "loops", root, fmt="folders")
         assert job["state"] == "succeeded", job
         c = counts(client, job["dataset_id"])
-        assert (c["samples"], c["categories"]) == (2, 2), c
-        assert sorted(s["file_name"] for s in all_samples(client, job["dataset_id"])) == ["cat/1.jpg", "dog/deep/2.jpg"]
+        assert (c["samples"], c["categories"]) == (3, 2), c
+        names = sorted(s["file_name"] for s in all_samples(client, job["dataset_id"]))
+        assert names == ["cat/1.jpg", "dog/" + "d/" * 1100 + "3.jpg", "dog/deep/2.jpg"], names
 
 
 # -- auto detection of COCO split layouts ----------------------------------------------------------------
