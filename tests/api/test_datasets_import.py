@@ -327,6 +327,11 @@ def test_folders_with_symlink_loops_deep_trees_and_names_that_are_not_utf8(serve
         assert (c["samples"], c["categories"]) == (3, 2), c
         names = sorted(s["file_name"] for s in all_samples(client, job["dataset_id"]))
         assert names == ["cat/1.jpg", "dog/" + "d/" * 1100 + "3.jpg", "dog/deep/2.jpg"], names
+    # removed here, bottom up: shutil.rmtree (pytest's clean-up of old temp folders) recurses per level too
+    (deep / "3.jpg").unlink()
+    while deep != root / "dog":
+        deep.rmdir()
+        deep = deep.parent
 
 
 # -- auto detection of COCO split layouts ----------------------------------------------------------------
