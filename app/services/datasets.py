@@ -395,6 +395,8 @@ def delete_dataset(db: Database, jobs: JobManager, dataset_id: int) -> None:
                 )
             version = seen[0]
     with db.write() as cur:
+        if active and not cur.execute("SELECT 1 FROM datasets WHERE id = ?", [dataset_id]).fetchall():
+            return  # its cancelled import removed it (the half import leaves nothing): deleted, not a 404
         require(cur, dataset_id)
         columns = cur.execute(
             "SELECT table_name, list(column_name) FROM information_schema.columns "

@@ -176,6 +176,16 @@ def test_sigterm_during_an_import_with_an_open_event_stream(server_factory, tmp_
     srv = server_factory(graceful_shutdown_timeout=GRACEFUL, plugin_dir=str(plugins.parent))
     with srv.start().client() as client:
         import_and_wait(client, srv, "kept", 20, 40)
+        # DELETE while the import runs: the cancelled import removes its half dataset itself, after which
+        # the delete answered 404 "not found" although it had done what was asked
+        doomed = write_coco(srv, "doomed", 2_000, 2_000, seed=3)
+        body = {"name": "doomed", "format": "coco", "path": str(doomed), "annotations_only": True}
+        accepted = client.post("/datasets", json=body).json()
+        wait_job(client, accepted["job_id"], states=frozenset({"running"}))
+        response = client.delete(f"/datasets/{accepted['dataset_id']}")
+        assert response.status_code == 204, response.text
+        assert wait_job(client, accepted["job_id"])["state"] == "cancelled"
+        assert client.get(f"/datasets/{accepted['dataset_id']}").status_code == 404
         before = snapshot(client)
         big = write_coco(srv, "big", 6_000, 30_000, seed=7)
         body = {"name": "big", "format": "coco", "path": str(big), "annotations_only": True}
