@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from app.errors import DataVisorError
-from app.ingest import IngestError, Progress
+from app.ingest import IngestError, Progress, walk_files
 from app.services import paths
 
 FORMATS = ("coco_results", "yolo")
@@ -185,7 +185,8 @@ def _find_sample(rel: PurePosixPath, by_path: dict[str, int], by_stem: dict[str,
 def load_yolo(path: Path, index: DatasetIndex, progress: Progress, roots: list[Path]) -> pa.Table:
     if not path.is_dir():
         raise IngestError(f"{path}: not a folder (yolo predictions are a folder of <image>.txt files)")
-    files = sorted(p for p in path.rglob("*.txt") if p.is_file() and p.name != "classes.txt")
+    # the imports' walk (app/ingest): each folder once, names that are not UTF-8 left out
+    files = sorted(p for p in walk_files(path) if p.suffix == ".txt" and p.name != "classes.txt")
     if not files:
         raise IngestError(f"{path}: no .txt label files found")
     by_path, by_stem = _sample_lookup(index)

@@ -71,6 +71,12 @@ class Job:
         }
 
 
+def _text(value: str) -> str:
+    """Text a JSON reply can carry: a file name that is not UTF-8 (lone surrogates) quoted in a job's error
+    made every GET of the job a 500; such characters are written as `\\udcff` escapes instead."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class JobContext:
     """What a job function sees: progress reporting and cooperative cancellation."""
 
@@ -285,9 +291,9 @@ class JobManager:
             if total is not None:
                 job.total = total
             if message is not None:
-                job.message = message
+                job.message = _text(message)
             if error is not None:
-                job.error = error
+                job.error = _text(error)
             job.version += 1
             self._lock.notify_all()
         if persist:

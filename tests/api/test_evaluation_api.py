@@ -4,6 +4,7 @@ sample filters and sorts, confusion cells, atomic replacement and clear failures
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -237,6 +238,9 @@ def test_yolo_predictions(server):
     labels.mkdir(parents=True)
     (labels / "im1.txt").write_text("0 0.2 0.2 0.2 0.2 0.9\n1 0.8 0.8 0.1 0.1 0.3\n")  # TP cat, background dog
     (labels / "im2.txt").write_text("0 0.625 0.75 0.25 0.5 0.8\n")  # cat on the dog: class confusion
+    # a file name that is not UTF-8: left out (it failed the run with an error no GET of the job could send: 500)
+    with open(os.fsencode(labels) + b"/\xff.txt", "w") as handle:
+        handle.write("0 0.5 0.5 0.1 0.1 0.5\n")
     with server.client() as client:
         ds = import_dataset(client, "y", root / "annotations.json", "coco", annotations_only=True)["dataset_id"]
         job = run_job(client, ds, "yolo1", "coco2/pred", "yolo")
