@@ -21,6 +21,8 @@ import os
 import stat
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -202,12 +204,30 @@ class Format(Protocol):
     def load(self, source: Source, progress: Progress, roots: list[Path]) -> ParsedDataset: ...
 
 
+_ROOTS: ContextVar[list[Path] | None] = ContextVar("ingest_roots", default=None)
+
+
+@contextmanager
+def confined_to(roots: list[Path]) -> Iterator[None]:
+    """Every folder `scan` lists while this is active must resolve inside `roots` (symlinks followed)."""
+    token = _ROOTS.set([Path(os.path.realpath(r)) for r in roots])
+    try:
+        yield
+    finally:
+        _ROOTS.reset(token)
+
+
 def scan(folder: Path) -> Iterator[os.DirEntry]:
     """Entries of a folder, sorted by name; an unreadable folder yields nothing.
 
-    Names that are not UTF-8 are left out (and logged): such a file can be neither stored nor named
-    (`paths.is_utf8_name`; the import failed on it).
+    Inside `confined_to` (detection and loading of an import), a folder that resolves outside the data
+    roots (a symlinked class folder, `images -> /elsewhere`) is refused before it is listed: walking it
+    told the names inside it to whoever chose the link. Names that are not UTF-8 are left out (and
+    logged): such a file can be neither stored nor named (`paths.is_utf8_name`; the import failed on it).
     """
+    roots = _ROOTS.get()
+    if roots is not None and not paths.is_inside(Path(os.path.realpath(folder)), roots):
+        raise paths.PathNotAllowed(f"{paths.shown(folder)}: a folder that resolves outside the allowed data roots")
     try:
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)

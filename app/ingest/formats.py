@@ -26,6 +26,7 @@ from app.ingest import (
     check_images,
     coco,
     concat,
+    confined_to,
     folders,
     yolo,
 )
@@ -46,7 +47,12 @@ def _expected() -> str:
 
 def detect(fmt: str, path: Path, images_dir: Path | None, split: str | None, roots: list[Path]) -> list[Source]:
     """The parts to import. Raises IngestError when `path` does not hold `fmt` (or, for auto, any
-    format, or more than one)."""
+    format, or more than one); PathNotAllowed for a folder on the way that leads out of `roots`."""
+    with confined_to(roots):
+        return _detect(fmt, path, images_dir, split, roots)
+
+
+def _detect(fmt: str, path: Path, images_dir: Path | None, split: str | None, roots: list[Path]) -> list[Source]:
     try:
         kind = kind_of(path)
     except IngestError:
@@ -119,7 +125,8 @@ def _with(source: Source, **changes: object) -> Source:
 
 
 def load(sources: list[Source], progress: Progress, roots: list[Path], require_images: bool = True) -> ParsedDataset:
-    parts = [FORMATS[s.format].load(s, progress, roots) for s in sources]
+    with confined_to(roots):
+        parts = [FORMATS[s.format].load(s, progress, roots) for s in sources]
     parsed = concat(parts)
     if sources[0].format in SYNTHETIC_IDS and len(parts) > 1:
         n = parsed.samples.num_rows

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from app.errors import DataVisorError
-from app.ingest import IngestError, Progress, walk_files
+from app.ingest import IngestError, Progress, confined_to, walk_files
 from app.services import paths
 
 FORMATS = ("coco_results", "yolo")
@@ -71,7 +71,8 @@ def load(fmt: str, path: Path, index: DatasetIndex, progress: Progress, roots: l
     if fmt == "coco_results":
         return load_coco_results(path, index, progress, roots)
     if fmt == "yolo":
-        return load_yolo(path, index, progress, roots)
+        with confined_to(roots):
+            return load_yolo(path, index, progress, roots)
     raise IngestError(f"unknown predictions format {fmt!r}; expected one of {', '.join(FORMATS)}")
 
 

@@ -216,3 +216,22 @@ def test_a_6000_character_file_name_is_reported_not_a_500(server) -> None:
             response = client.get(f"/images/{long['id']}", params={"size": size})
             assert 400 <= response.status_code < 500, response.status_code
             assert "too long" in response.json()["detail"]
+
+
+def test_a_class_folder_symlinked_out_of_the_roots_is_refused_unlisted(server, outside: Path) -> None:
+    """A class folder that is a symlink out of the roots: refused before it is listed, so the reply names
+    the link and never a file behind it (the walk listed it, and the error named outside/secret.jpg)."""
+    root = server.state_dir / "datasets" / "linked"
+    write_image(root / "dog" / "a.jpg", (32, 32))
+    os.symlink(outside.parent, root / "cat")
+    with server.client() as client:
+        reply = client.post("/datasets", json={"name": "linked", "path": str(root), "format": "folders"})
+        if reply.status_code == 202:
+            job = wait_job(client, reply.json()["job_id"])
+            assert job["state"] == "failed", job
+            text = job["error"] or ""
+        else:
+            assert reply.status_code == 403, reply.text
+            text = reply.json()["detail"]
+    assert "outside the allowed data roots" in text and "cat" in text, text
+    assert "secret" not in text, text
