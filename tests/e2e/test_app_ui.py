@@ -385,7 +385,8 @@ def test_stale_links_say_what_is_wrong(app, ui_server) -> None:
     assert view.get_by_role("status").count() == 0 and view.get_by_test_id("sample-position").count() == 0
     assert view.get_by_test_id("editor").count() == 0
     # before: each page's controls over "No embeddings yet" or an empty drop zone
-    for name in ("map", "duplicates", "similar"):
+    # (every page of a dataset goes through the one gate: the grid and the analysis views too)
+    for name in ("map", "duplicates", "similar", "", "stats", "evaluation"):
         page.goto(f"{ui_server.url}/datasets/99999/{name}")
         page.get_by_text("Cannot open this dataset").wait_for()
         assert page.get_by_text("dataset 99999 not found").is_visible()

@@ -1,6 +1,5 @@
 import type { ReactNode } from "react";
 import { Link, NavLink, useLocation, useParams } from "react-router-dom";
-import { ErrorMessage } from "@/components/feedback";
 import { useDatasetDetail } from "@/features/datasets";
 import { Sidebar } from "@/features/filters";
 import { useViewState } from "@/hooks/useViewState";
@@ -14,13 +13,11 @@ export type SetView = (change: Partial<ViewState>, options?: { replace?: boolean
  * composes them here: the views are features, and features do not import each other).
  */
 export function AnalysisLayout({ title, children }: { title: string; children: (args: { id: number; view: ViewState; setView: SetView }) => ReactNode }) {
-  const param = useParams().id;
-  const id = Number(param);
+  const id = Number(useParams().id);
   const { search } = useLocation();
   const [view, setView] = useViewState();
   const dataset = useDatasetDetail(id);
-  if (!Number.isSafeInteger(id) || id < 1) return <ErrorMessage error={`“${param}” is not a dataset id`} />;
-  if (dataset.isError) return <ErrorMessage error={dataset.error} title="Cannot open this dataset" onRetry={() => dataset.refetch()} />;
+  // a missing dataset or a bad id is DatasetGate's (App.tsx)
   // the page's own requests start at once, not after the dataset's (its name fills in when it arrives)
   return (
     <div className="dataset-layout">

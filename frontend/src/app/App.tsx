@@ -1,10 +1,11 @@
-import { lazy, Suspense, type ReactNode } from "react";
-import { Link, NavLink, Route, Routes, useParams } from "react-router-dom";
-import { EmptyState, ErrorMessage, Spinner } from "@/components/feedback";
+import { lazy, Suspense } from "react";
+import { Link, NavLink, Route, Routes } from "react-router-dom";
+import { EmptyState, Spinner } from "@/components/feedback";
 import { KeyboardHelp } from "@/components/KeyboardHelp";
-import { DatasetsPage, useDatasetDetail } from "@/features/datasets";
+import { DatasetsPage } from "@/features/datasets";
 import { API_BASE } from "@/lib/api/client";
 import { AnalysisLayout } from "./AnalysisLayout";
+import { DatasetGate } from "./DatasetGate";
 import { DatasetRoute } from "./DatasetRoute";
 import { Providers } from "./providers";
 
@@ -18,26 +19,6 @@ function Lazy({ children }: { children: React.ReactNode }) {
 const MapPage = lazy(() => import("@/features/embeddings").then((m) => ({ default: m.MapPage })));
 const DuplicatesPage = lazy(() => import("@/features/duplicates/components/DuplicatesPage").then((m) => ({ default: m.DuplicatesPage })));
 const SimilarPage = lazy(() => import("@/features/similar/components/SimilarPage").then((m) => ({ default: m.SimilarPage })));
-
-/**
- * The map, near-duplicates and find-similar pages of a dataset that is not there (deleted, a stale link, a
- * mistyped id): one clear message instead of the page's controls over its requests' 404s. The page starts at
- * once (its requests do not wait for the dataset's); a missing dataset replaces it when the answer comes.
- */
-function DatasetGate({ children }: { children: ReactNode }) {
-  const param = useParams().id;
-  const id = Number(param);
-  const dataset = useDatasetDetail(id);
-  if (!Number.isSafeInteger(id) || id < 1) return <ErrorMessage error={`“${param}” is not a dataset id`} />;
-  if (dataset.isError)
-    return (
-      <div className="page">
-        <ErrorMessage error={dataset.error} title="Cannot open this dataset" onRetry={() => dataset.refetch()} />
-        <Link to="/">← All datasets</Link>
-      </div>
-    );
-  return children;
-}
 
 function NotFound() {
   return (
@@ -72,14 +53,14 @@ export function App() {
         <main className="content">
           <Routes>
             <Route path="/" element={<DatasetsPage />} />
-            <Route path="/datasets/:id" element={<DatasetRoute />} />
+            <Route path="/datasets/:id" element={<DatasetGate><DatasetRoute /></DatasetGate>} />
             <Route
               path="/datasets/:id/stats"
-              element={<AnalysisLayout title="Statistics">{({ id, view }) => <Lazy><StatsPage id={id} view={view} /></Lazy>}</AnalysisLayout>}
+              element={<DatasetGate><AnalysisLayout title="Statistics">{({ id, view }) => <Lazy><StatsPage id={id} view={view} /></Lazy>}</AnalysisLayout></DatasetGate>}
             />
             <Route
               path="/datasets/:id/evaluation"
-              element={<AnalysisLayout title="Evaluation">{(page) => <Lazy><EvaluationPage {...page} /></Lazy>}</AnalysisLayout>}
+              element={<DatasetGate><AnalysisLayout title="Evaluation">{(page) => <Lazy><EvaluationPage {...page} /></Lazy>}</AnalysisLayout></DatasetGate>}
             />
             <Route path="/datasets/:id/map" element={<DatasetGate><Lazy><MapPage /></Lazy></DatasetGate>} />
             <Route path="/datasets/:id/duplicates" element={<DatasetGate><Lazy><DuplicatesPage /></Lazy></DatasetGate>} />

@@ -1,5 +1,5 @@
 import { Link, useLocation, useParams } from "react-router-dom";
-import { ErrorMessage, Spinner } from "@/components/feedback";
+import { Spinner } from "@/components/feedback";
 import { useDatasetDetail } from "@/features/datasets";
 import { Sidebar } from "@/features/filters";
 import { Grid } from "@/features/grid";
@@ -8,19 +8,11 @@ import { useViewState } from "@/hooks/useViewState";
 
 /** /datasets/:id — the sidebar, the grid and (when a sample is open) the sample view, sharing the URL's view state. */
 export function DatasetRoute() {
-  const param = useParams().id;
-  const id = Number(param);
+  const id = Number(useParams().id);
   const [view, setView] = useViewState();
   const { search } = useLocation();
   const dataset = useDatasetDetail(id);
-  if (!Number.isSafeInteger(id) || id < 1) return <ErrorMessage error={`“${param}” is not a dataset id`} />;
-  if (dataset.isError)
-    return (
-      <div className="page">
-        <ErrorMessage error={dataset.error} title="Cannot open this dataset" onRetry={() => dataset.refetch()} />
-        <Link to="/">← All datasets</Link>
-      </div>
-    );
+  // a missing dataset or a bad id is DatasetGate's (App.tsx): here the id is a dataset's
   // the grid and the sidebar start their requests at once: the first page does not wait for these counts
   const d = dataset.data;
   return (
