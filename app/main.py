@@ -1,8 +1,8 @@
 """App factory and lifespan: open DuckDB ... CHECKPOINT, close.
 
-Served as `uvicorn app.main:app --workers 1 --timeout-graceful-shutdown N` (exactly one worker: DuckDB
-allows one writing process). On SIGTERM uvicorn stops accepting connections, drains open requests for
-at most N seconds, then runs the lifespan shutdown below: plugins, services, CHECKPOINT, close.
+Served by `datavisor serve` (app/cli.py: uvicorn in-process, exactly one worker since DuckDB allows one
+writing process, graceful timeout N from Settings). On SIGTERM uvicorn stops accepting connections, drains
+open requests for at most N seconds, then runs the lifespan shutdown below: plugins, services, CHECKPOINT, close.
 """
 
 from __future__ import annotations
