@@ -247,6 +247,19 @@ def test_preflight_refuses_a_checkpoint_budget_below_the_apps_waits(tmp_path: Pa
     assert "datavisor_checkpoint_budget=20 s is less than what the app waits after the drain (23 s" in result.stdout
 
 
+@pytest.mark.parametrize("tag", ["datavisor_configure", "datavisor_install", "datavisor_service", "datavisor_backup"])
+def test_preflight_runs_under_every_tag(tmp_path: Path, tag: str) -> None:
+    # The whole role with only one phase's tag: its preflight must still refuse the input before the phase runs.
+    # In check mode and with paths under tmp_path, so a regression cannot touch the machine running the tests.
+    tasks = [{"ansible.builtin.include_role": {"name": "datavisor"}, "tags": [tag]}]
+    paths = {
+        f"datavisor_{name}": str(tmp_path / name) for name in ("state_dir", "config_dir", "install_dir", "backup_dir")
+    }
+    result = run_playbook(tmp_path, tasks, {"datavisor_checkpoint_budget": 20, **paths}, ("--check", "--tags", tag))
+    assert result.returncode != 0
+    assert "datavisor_checkpoint_budget=20 s is less than what the app waits" in result.stdout
+
+
 def test_preflight_refuses_a_duckdb_limit_not_below_memory_max(tmp_path: Path) -> None:
     tasks = [{"ansible.builtin.include_role": {"name": "datavisor", "tasks_from": "preflight"}}]
     result = run_playbook(tmp_path, tasks, {"datavisor_memory_max": "2G", "datavisor_duckdb_memory_limit": "3GB"})

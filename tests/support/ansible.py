@@ -15,7 +15,9 @@ ROLES = ROOT / "ansible" / "roles"
 ANSIBLE_PLAYBOOK = Path(sys.executable).parent / "ansible-playbook"
 
 
-def run_playbook(tmp_path: Path, tasks: list[dict], extra_vars: dict | None = None) -> subprocess.CompletedProcess:
+def run_playbook(
+    tmp_path: Path, tasks: list[dict], extra_vars: dict | None = None, args: tuple[str, ...] = ()
+) -> subprocess.CompletedProcess:
     playbook = tmp_path / "play.yml"
     play = {"name": "test", "hosts": "localhost", "connection": "local", "gather_facts": False, "tasks": tasks}
     playbook.write_text(yaml.safe_dump([play]))
@@ -31,4 +33,5 @@ def run_playbook(tmp_path: Path, tasks: list[dict], extra_vars: dict | None = No
     command = [str(ANSIBLE_PLAYBOOK), "-i", "localhost,", str(playbook)]
     if extra_vars:
         command += ["--extra-vars", json.dumps(extra_vars)]
+    command += list(args)
     return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
