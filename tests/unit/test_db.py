@@ -124,3 +124,16 @@ def test_migration_5_backfills_ground_truth_categories_of_existing_samples(tmp_p
         rows = cur.execute("SELECT id, gt_category_ids FROM samples ORDER BY id").fetchall()
     assert rows == [(1, [3, 7]), (2, [])]  # predictions are not ground truth
     db.close()
+
+
+def test_the_roles_memory_limit_reaches_duckdb(tmp_path: Path) -> None:
+    # The value the role derives below MemoryMax (systemd/datavisor.env: 50 % of 4G), through Settings, as the
+    # lifespan passes it: DuckDB spills to disk at this limit instead of its default of 80 % of the host's RAM.
+    from app.config import load_settings
+
+    settings = load_settings(_env_file=None, duckdb_memory_limit="2048MiB")
+    db = Database(tmp_path / "m.duckdb", {"memory_limit": settings.duckdb_memory_limit})
+    db.open()
+    with db.cursor() as cur:
+        assert cur.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "2.0 GiB"
+    db.close()
