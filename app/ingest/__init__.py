@@ -205,6 +205,20 @@ class Format(Protocol):
 
 
 _ROOTS: ContextVar[list[Path] | None] = ContextVar("ingest_roots", default=None)
+_UNNAMED: ContextVar[set[str] | None] = ContextVar("ingest_unnamed", default=None)
+NOT_UTF8 = "file_name_not_utf8"  # the skip reason of a file or folder whose name is not UTF-8
+
+
+@contextmanager
+def not_utf8_names() -> Iterator[set[str]]:
+    """Collects, while active, every entry `scan` leaves out because its name is not UTF-8 (shown with
+    U+FFFD for the bytes that are not), so the import can count them instead of only logging them."""
+    found: set[str] = set()
+    token = _UNNAMED.set(found)
+    try:
+        yield found
+    finally:
+        _UNNAMED.reset(token)
 
 
 @contextmanager
@@ -223,7 +237,8 @@ def scan(folder: Path) -> Iterator[os.DirEntry]:
     Inside `confined_to` (detection and loading of an import), a folder that resolves outside the data
     roots (a symlinked class folder, `images -> /elsewhere`) is refused before it is listed: walking it
     told the names inside it to whoever chose the link. Names that are not UTF-8 are left out (and
-    logged): such a file can be neither stored nor named (`paths.is_utf8_name`; the import failed on it).
+    logged, and counted by the import: `not_utf8_names`): such a file can be neither stored nor named
+    (`paths.is_utf8_name`; the import failed on it).
     """
     roots = _ROOTS.get()
     if roots is not None and not paths.is_inside(Path(os.path.realpath(folder)), roots):
@@ -238,6 +253,9 @@ def scan(folder: Path) -> Iterator[os.DirEntry]:
             yield entry
         else:
             logger.warning("%s: skipped %r, its name is not UTF-8", folder, entry.name)
+            unnamed = _UNNAMED.get()
+            if unnamed is not None:
+                unnamed.add(os.path.join(folder, os.fsencode(entry.name).decode("utf-8", "replace")))
 
 
 def is_dir(entry: os.DirEntry | Path) -> bool:

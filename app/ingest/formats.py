@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from app.ingest import (
+    NOT_UTF8,
     Format,
     IngestError,
     ParsedDataset,
@@ -28,6 +29,7 @@ from app.ingest import (
     concat,
     confined_to,
     folders,
+    not_utf8_names,
     yolo,
 )
 from app.ingest import split_name as normalise_split
@@ -125,9 +127,11 @@ def _with(source: Source, **changes: object) -> Source:
 
 
 def load(sources: list[Source], progress: Progress, roots: list[Path], require_images: bool = True) -> ParsedDataset:
-    with confined_to(roots):
+    with confined_to(roots), not_utf8_names() as unnamed:
         parts = [FORMATS[s.format].load(s, progress, roots) for s in sources]
     parsed = concat(parts)
+    for example in sorted(unnamed):  # left out by the walk; counted, never only logged
+        parsed.issues.skip(NOT_UTF8, example)
     if sources[0].format in SYNTHETIC_IDS and len(parts) > 1:
         n = parsed.samples.num_rows
         column = parsed.samples.schema.get_field_index("source_id")

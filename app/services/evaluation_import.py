@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from app.config import Settings
 from app.db import Database
-from app.ingest import IngestError
+from app.ingest import EXAMPLES, NOT_UTF8, IngestError, not_utf8_names
 from app.ingest import predictions as prediction_files
 from app.services import evaluation_engines
 from app.services.datasets import DatasetNotFound
@@ -85,7 +85,8 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
         require_ready(cur, dataset_id)
         index = dataset_index(cur, dataset_id)
     try:
-        table = prediction_files.load(fmt, path, index, ctx.progress)
+        with not_utf8_names() as unnamed:  # label files the walk left out: counted in the result
+            table = prediction_files.load(fmt, path, index, ctx.progress)
     except IngestError as error:
         raise JobFailed(str(error)) from None
     except RunConflict as error:
@@ -141,7 +142,9 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
     lap("write")
     summary = results.summaries[ALL_SPLITS]
     log.info("prediction run %r of dataset %d: %d predictions, stages %s", run, dataset_id, n, timings)
-    ctx.progress(n, n, f"imported {n} predictions; mAP@[.5:.95] {summary['map']}")
+    skipped = sorted(unnamed)
+    note = f"; skipped {len(skipped)} files whose name is not UTF-8 (first: {skipped[0]})" if skipped else ""
+    ctx.progress(n, n, f"imported {n} predictions; mAP@[.5:.95] {summary['map']}{note}")
     return {
         "dataset_id": dataset_id,
         "run": run,
@@ -150,6 +153,8 @@ def import_run(ctx: JobContext, db: Database, dataset_id: int, run: str, path: P
         "map": summary["map"],
         "map50": summary["map50"],
         "seconds": timings,
+        "skipped": {NOT_UTF8: len(skipped)} if skipped else {},
+        "skipped_examples": {NOT_UTF8: skipped[:EXAMPLES]} if skipped else {},
     }
 
 

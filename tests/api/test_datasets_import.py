@@ -323,6 +323,10 @@ def test_folders_with_symlink_loops_deep_trees_and_names_that_are_not_utf8(serve
     with server.client() as client:
         job = import_dataset(client, "loops", root, fmt="folders")
         assert job["state"] == "succeeded", job
+        unnamed = {"file_name_not_utf8": 2}  # the folder \xffbird and cat/\xfe.jpg: counted, not only logged
+        assert job["result"]["issues"]["skipped"] == unnamed, job["result"]["issues"]
+        assert client.get(f"/datasets/{job['dataset_id']}").json()["issues"]["skipped"] == unnamed
+        assert "skipped 2 file name not utf8" in job["message"], job["message"]
         c = counts(client, job["dataset_id"])
         assert (c["samples"], c["categories"]) == (3, 2), c
         names = sorted(s["file_name"] for s in all_samples(client, job["dataset_id"]))

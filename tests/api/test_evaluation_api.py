@@ -245,6 +245,10 @@ def test_yolo_predictions(server):
         ds = import_dataset(client, "y", root / "annotations.json", "coco", annotations_only=True)["dataset_id"]
         job = run_job(client, ds, "yolo1", "coco2/pred", "yolo")
         assert job["state"] == "succeeded", job
+        # ... and counted, never only logged
+        assert job["result"]["skipped"] == {"file_name_not_utf8": 1}, job["result"]
+        assert job["result"]["skipped_examples"] == {"file_name_not_utf8": [f"{labels}/\ufffd.txt"]}
+        assert "skipped 1 files whose name is not UTF-8" in job["message"], job["message"]
         reply = client.get(f"/datasets/{ds}/evaluation", params={"run": "yolo1"}).json()
         assert (reply["tp"], reply["fp"], reply["fn"]) == (1, 2, 1)
         assert reply["errors"]["class_confusion"] == 1 and reply["errors"]["background"] == 1

@@ -5,6 +5,7 @@ skipped (counted per reason, never silently)."""
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -221,6 +222,29 @@ def test_class_folders_keep_nested_images_and_count_non_images(tmp_path) -> None
     names = sorted(parsed.samples.column("file_name").to_pylist())
     assert names == ["cat/a.jpg", "cat/indoor/b.jpg", "cat/indoor/deep/c.png", "dog/d.jpg"]
     assert dict(parsed.issues.skipped) == {"not_an_image_file": 1}
+
+
+def test_names_that_are_not_utf8_are_counted_not_only_logged(tmp_path) -> None:
+    """A file or folder whose name is not UTF-8 cannot be stored or named, so the walk leaves it out; it was
+    only logged, the import result said nothing. Each is counted once (the walks of detection and loading
+    see it several times), shown with U+FFFD for the bytes that are not UTF-8."""
+    write_image(tmp_path / "cat" / "a.jpg", (10, 10))
+    raw = os.fsencode(tmp_path)
+    os.makedirs(raw + b"/\xffbird")
+    os.link(tmp_path / "cat" / "a.jpg", raw + b"/\xffbird/b.jpg")
+    os.link(tmp_path / "cat" / "a.jpg", raw + b"/cat/\xfe.jpg")
+    parsed = load(tmp_path, "folders")
+    assert parsed.samples.column("file_name").to_pylist() == ["cat/a.jpg"]
+    assert dict(parsed.issues.skipped) == {"file_name_not_utf8": 2}
+    shown = [f"{tmp_path}/cat/\ufffd.jpg", f"{tmp_path}/\ufffdbird"]
+    assert parsed.issues.skipped_examples["file_name_not_utf8"] == shown
+    # YOLO: an image and a label file
+    yolo = tmp_path / "yolo"
+    ultralytics(yolo, ("train",))
+    os.link(yolo / "images" / "train" / "train_a.jpg", os.fsencode(yolo) + b"/images/train/\xff.jpg")
+    os.rename(yolo / "labels" / "train" / "train_a.txt", os.fsencode(yolo) + b"/labels/train/\xfe.txt")
+    parsed = load(yolo)
+    assert dict(parsed.issues.skipped) == {"file_name_not_utf8": 2}, parsed.issues.skipped
 
 
 def test_class_folders_with_split_folders_share_one_class_list(tmp_path) -> None:
