@@ -106,6 +106,15 @@ LAYOUT_FOLDERS = frozenset(
 )
 EXAMPLES = 10  # first paths kept per reason
 
+# Ids of COCO files (images, categories, annotations, results) are read as JSON and checked with these
+# before they are cast: read as BIGINT, DuckDB rounded 1.5 to 2 and took "42" for 42 without a word
+# (pycocotools compares ids as Python numbers: 42.0 is 42, "42" and 1.5 are no image).
+INTEGER_JSON = (
+    "((json_type({c}) IN ('BIGINT', 'UBIGINT') AND try_cast({c} AS BIGINT) IS NOT NULL) "
+    "OR (json_type({c}) = 'DOUBLE' AND {c}::DOUBLE = round({c}::DOUBLE) AND abs({c}::DOUBLE) < 9e18))"
+)
+BIGINT_OF_JSON = "CASE WHEN json_type({c}) = 'DOUBLE' THEN {c}::DOUBLE::BIGINT ELSE {c}::BIGINT END"
+
 Progress = Callable[[int, int | None, str], None]
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 
 from app.errors import DataVisorError
-from app.ingest import IngestError, Progress, confined_to, walk_files
+from app.ingest import BIGINT_OF_JSON, INTEGER_JSON, IngestError, Progress, confined_to, walk_files
 from app.services import paths
 
 FORMATS = ("coco_results", "yolo")
@@ -94,7 +94,7 @@ def load_coco_results(path: Path, index: DatasetIndex, progress: Progress, roots
         try:
             con.execute(
                 "CREATE TABLE raw AS SELECT row_number() OVER () AS entry, * FROM read_json(?, format = 'array', "
-                "columns = {image_id: 'BIGINT', category_id: 'BIGINT', bbox: 'DOUBLE[]', score: 'DOUBLE'}, "
+                "columns = {image_id: 'JSON', category_id: 'JSON', bbox: 'DOUBLE[]', score: 'DOUBLE'}, "
                 "maximum_object_size = ?)",
                 [str(path), _object_size_limit(path)],
             )
@@ -122,6 +122,7 @@ def load_coco_results(path: Path, index: DatasetIndex, progress: Progress, roots
             hit = found[0] if found else None
             if hit:
                 raise IngestError(f"{name}: entry {hit[0]} {problem} ({hit[1]} entries affected)")
+        _integer_ids(con, name)
         con.register("_img", pa.table({"sample_id": index.sample_ids, "source_id": index.sample_source_ids}))
         con.register("_cat", pa.table({"category_id": index.category_ids, "source_id": index.category_source_ids}))
         unknown = [
@@ -149,6 +150,35 @@ def load_coco_results(path: Path, index: DatasetIndex, progress: Progress, roots
     finally:
         con.close()
     return table.cast(PREDICTIONS_SCHEMA)
+
+
+def _integer_ids(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """image_id and category_id are integers (42.0 counts as 42, as in pycocotools), then cast. The exact
+    check runs only where the quick one (JSON integers) finds something else, or the cast fails."""
+    ids = ("image_id", "category_id")
+
+    def exact(column: str) -> None:
+        hit = con.execute(
+            f"SELECT entry, count(*) OVER () FROM raw WHERE {column} IS NOT NULL "
+            f"AND NOT {INTEGER_JSON.format(c=column)} ORDER BY entry LIMIT 1"
+        ).fetchall()
+        if hit:
+            raise IngestError(f"{name}: entry {hit[0][0]} has a non-integer {column} ({hit[0][1]} entries affected)")
+
+    doubles = set()
+    for column in ids:
+        if con.execute(f"SELECT count(*) FROM raw WHERE json_type({column}) NOT IN ('BIGINT', 'UBIGINT')").fetchone()[
+            0
+        ]:
+            exact(column)
+            doubles.add(column)
+    casts = ", ".join(f"{BIGINT_OF_JSON.format(c=c) if c in doubles else f'{c}::BIGINT'} AS {c}" for c in ids)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE raw AS SELECT * REPLACE ({casts}) FROM raw")
+    except duckdb.Error:  # beyond BIGINT: name it
+        for column in ids:
+            exact(column)
+        raise
 
 
 # -------------------------------------------------------------------------------------------------- YOLO

@@ -73,9 +73,20 @@ def test_coco_results_mapping_order_and_errors(tmp_path: Path):
         ([rows[1], {**rows[0], "bbox": [1, 2, -3, 4]}], r"entry 2 has a negative bbox width"),
         ([{**rows[0], "category_id": 2}], r"category_id 2 is not a category of this dataset"),
         ({"not": "a list"}, r"r.json: not a COCO results file"),
+        # ids that are not integers: read as BIGINT they were 102 and 100 without a word
+        (
+            [rows[1], {**rows[0], "image_id": 101.5}],
+            r"^r.json: entry 2 has a non-integer image_id \(1 entries affected\)$",
+        ),
+        ([{**rows[0], "image_id": "102"}], r"entry 1 has a non-integer image_id"),
+        ([{**rows[0], "category_id": "3"}], r"entry 1 has a non-integer category_id"),
+        ([{**rows[0], "category_id": True}], r"entry 1 has a non-integer category_id"),
+        ([{**rows[0], "image_id": 2**64 - 1}], r"entry 1 has a non-integer image_id"),
     ]:
         f.write_text(json.dumps(broken))
         with pytest.raises(IngestError, match=message):
             load("coco_results", f, index("coco"), nothing)
+    f.write_text(json.dumps([{**rows[0], "image_id": 102.0, "category_id": 3.0}]))  # as pycocotools: 102.0 is 102
+    assert load("coco_results", f, index("coco"), nothing).to_pydict()["sample_id"] == [12]
     f.write_text("[]")
     assert load("coco_results", f, index("coco"), nothing).num_rows == 0

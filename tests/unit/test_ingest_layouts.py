@@ -130,6 +130,32 @@ def test_coco_errors_read_file_what_entry(tmp_path) -> None:
         load(tmp_path / "instances.json")
 
 
+def test_coco_ids_that_are_not_integers_read_file_what_entry(tmp_path) -> None:
+    """Read as BIGINT, an id of 1.5 became 2 and "42" became 42 without a word (a results file then matched
+    other images than pycocotools would); 7.0 is 7, as pycocotools compares ids."""
+    data = coco_tree(tmp_path, tmp_path / "images", tmp_path / "instances.json", 3)
+    for change, message in [
+        (lambda d: d["images"][1].update(id=2.5), r"^instances\.json: image id 2\.5 is not an integer \(image with"),
+        (lambda d: d["images"][1].update(id="2"), r"image id \"2\" is not an integer \(image with file_name 'img_001"),
+        (lambda d: d["categories"][0].update(id="1"), r"category id \"1\" is not an integer \(category 'cat'"),
+        (lambda d: d["annotations"][0].update(id=1.25), r"annotation id 1\.25 is not an integer \(annotation of image"),
+        (lambda d: d["annotations"][0].update(image_id="1"), r"image_id \"1\" is not an integer \(annotation 1;"),
+        (lambda d: d["annotations"][0].update(category_id=2**64), r"category_id .* is not an integer \(annotation 1;"),
+    ]:
+        broken = json.loads(json.dumps(data))
+        change(broken)
+        (tmp_path / "instances.json").write_text(json.dumps(broken))
+        with pytest.raises(IngestError, match=message):
+            load(tmp_path / "instances.json")
+    fine = json.loads(json.dumps(data))
+    for image in fine["images"]:
+        image["id"] = float(image["id"])
+    (tmp_path / "instances.json").write_text(json.dumps(fine))
+    parsed = load(tmp_path / "instances.json")
+    assert parsed.samples.column("source_id").to_pylist() == [i["id"] for i in data["images"]]
+    assert parsed.annotations.num_rows == len(data["annotations"])
+
+
 def _png_header(width: int, height: int) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
