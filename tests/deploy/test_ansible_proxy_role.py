@@ -124,6 +124,9 @@ def test_caddyfile_defaults(tmp_path: Path) -> None:
     assert "reverse_proxy 127.0.0.1:8000 {" in text
     assert "flush_interval -1" in text
     assert "header_up -Authorization" in text
+    # the edit history's user: Caddy names the authenticated user, and a client-sent copy never gets through
+    assert "header_up X-DataVisor-User {http.auth.user.id}" in text
+    assert "request_header -X-DataVisor-User" in text
     assert "max_size 1073741824" in text and "> 1073741824`" in text
     assert "import /etc/caddy/datavisor-users.caddy" in text
     assert "admin unix//run/caddy/admin.sock" in text
