@@ -140,6 +140,17 @@ def test_yolo_export_reimports_to_the_same_boxes(case) -> None:
     ann = make_coco(root / "coco")
     with server.client() as client:
         job = import_dataset(client, "source", ann)
+        # edited first (issue 16: the YOLO export writes the corrected ground truth): move, delete, create
+        items = client.get(f"/datasets/{job['dataset_id']}/samples").json()["items"]
+        boxes_of = {s["id"]: client.get(f"/samples/{s['id']}").json()["annotations"] for s in items}
+        with_two = next(sid for sid, anns in boxes_of.items() if len(anns) >= 2)
+        a, b = boxes_of[with_two][:2]
+        moved = client.patch(f"/annotations/{a['id']}", json={"version": a["version"], "bbox": [2, 3, 10, 8]})
+        assert moved.status_code == 200, moved.text
+        assert client.delete(f"/annotations/{b['id']}", params={"version": b["version"]}).status_code == 200
+        empty = next(sid for sid, anns in boxes_of.items() if not anns)
+        created = client.post(f"/samples/{empty}/annotations", json={"bbox": [1, 1, 20, 12], "category": "dog"})
+        assert created.status_code == 201, created.text
         exported = client.get(f"/datasets/{job['dataset_id']}/export", params={"format": "yolo"})
         assert exported.status_code == 200 and exported.headers["content-type"] == "application/zip"
         target = root / "yolo"
@@ -158,7 +169,8 @@ def test_yolo_export_reimports_to_the_same_boxes(case) -> None:
             return sorted(out)
 
         assert boxes(again["dataset_id"]) == boxes(job["dataset_id"])
-        assert len(boxes(job["dataset_id"])) == 7
+        assert len(boxes(job["dataset_id"])) == 7  # 7 imported, one deleted, one drawn
+        assert [2.0, 3.0, 10.0, 8.0] in [box for _, _, box in boxes(again["dataset_id"])]
 
 
 def test_split_selects_one_split_of_a_yolo_data_yaml(case) -> None:
