@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 import yaml
 
-from app.errors import DataVisorError
+from app.errors import DataVisorError, Invalid
 from app.ingest import (
     ANNOTATIONS_SCHEMA,
     SAMPLES_SCHEMA,
@@ -397,14 +397,26 @@ def _count_orphans(source: Source, root: Path, used: set[Path], issues: Issues) 
 def export(data: ExportData) -> Iterator[bytes]:
     """A zip: data.yaml (names by class index = category order) and labels/<image path>.txt per image,
     boxes normalised to the stored (displayed) image size. Images are not copied: `path` in data.yaml
-    is left for the user, the label tree mirrors the images' file names."""
+    is left for the user, the label tree mirrors the images' file names.
+
+    Boxes of an image without a known size (a COCO image whose file was missing at import) cannot be
+    normalised: that is a 422 naming the image, checked before the reply starts; they were left out."""
+    sizes = {r[0]: (r[2], r[3]) for r in data.images}
+    unsized = sorted({ann[1] for ann in data.annotations if not all(sizes.get(ann[1], (None, None)))})
+    if unsized:
+        name = next(r[1] for r in data.images if r[0] == unsized[0])
+        raise Invalid(
+            f"cannot export YOLO: {len(unsized)} images with boxes have no known size (first: {name}, image id "
+            f"{unsized[0]}); YOLO boxes are relative to it. Export COCO, or leave those images out with a filter"
+        )
+    return _zip(data, sizes)
+
+
+def _zip(data: ExportData, sizes: dict[int, tuple[int, int]]) -> Iterator[bytes]:
     index = {c[0]: i for i, c in enumerate(data.categories)}
     by_image: dict[int, list[str]] = {}
-    sizes = {r[0]: (r[2], r[3]) for r in data.images}
     for ann in data.annotations:
-        w_img, h_img = sizes.get(ann[1], (None, None))
-        if not w_img or not h_img:
-            continue
+        w_img, h_img = sizes[ann[1]]
         x, y, w, h = ann[3:7]
         line = f"{index[ann[2]]} {(x + w / 2) / w_img:.6f} {(y + h / 2) / h_img:.6f} {w / w_img:.6f} {h / h_img:.6f}"
         by_image.setdefault(ann[1], []).append(line)

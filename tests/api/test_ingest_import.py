@@ -173,6 +173,28 @@ def test_yolo_export_reimports_to_the_same_boxes(case) -> None:
         assert [2.0, 3.0, 10.0, 8.0] in [box for _, _, box in boxes(again["dataset_id"])]
 
 
+def test_yolo_export_of_boxes_on_an_image_without_a_size_is_a_422_naming_it(case) -> None:
+    """A COCO image without width/height whose file is missing keeps its boxes but has no size; YOLO boxes are
+    relative to it, so the export left them out without a word. Now: 422 naming the image; COCO exports them."""
+    server, root = case
+    data = coco_dict(4)
+    ann = make_coco(root / "coco", data=data)
+    del data["images"][2]["width"], data["images"][2]["height"]  # img_002: two boxes
+    ann.write_text(json.dumps(data))
+    (root / "coco" / "images" / "img_002.jpg").unlink()
+    with server.client() as client:
+        job = import_dataset(client, "unsized", ann)
+        assert job["state"] == "succeeded" and job["result"]["issues"]["missing_images"] == 1, job
+        r = client.get(f"/datasets/{job['dataset_id']}/export", params={"format": "yolo"})
+        assert r.status_code == 422, (r.status_code, r.content[:200])
+        assert "img_002.jpg" in r.json()["detail"] and "no known size" in r.json()["detail"], r.json()
+        coco = client.get(f"/datasets/{job['dataset_id']}/export", params={"format": "coco"}).json()
+        assert len(coco["annotations"]) == len(data["annotations"])
+        # leaving that image out with a filter exports the rest
+        r = client.get(f"/datasets/{job['dataset_id']}/export", params={"format": "yolo", "search": "img_001"})
+        assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+
+
 def test_split_selects_one_split_of_a_yolo_data_yaml(case) -> None:
     server, root = case
     for split in ("train", "val"):
