@@ -102,6 +102,21 @@ def _map(client, dataset_id: int, results: Path) -> float:
     return client.get(f"/datasets/{dataset_id}/evaluation", params={"run": "r1"}).json()["map"]
 
 
+def test_an_ambiguous_tree_is_a_422_naming_the_candidates(case) -> None:
+    """A COCO file next to images/ plus a class folder: auto answers 422 naming both; `format` chooses."""
+    server, root = case
+    make_coco(root, n_images=2)
+    write_image(root / "cat" / "x.jpg", (16, 16))
+    with server.client() as client:
+        r = client.post("/datasets", json={"name": "which", "path": str(root)})
+        assert r.status_code == 422, r.text
+        detail = r.json()["detail"]
+        assert "ambiguous layout" in detail and "coco (annotations.json)" in detail and "folders (class" in detail
+        assert "pass format" in detail
+        job = import_dataset(client, "chosen", root, fmt="coco")
+        assert job["state"] == "succeeded", job
+
+
 def test_export_keeps_ids_so_the_original_results_file_gives_the_same_map(case) -> None:
     server, root = case
     data = coco_dict(6)
