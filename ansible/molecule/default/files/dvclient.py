@@ -8,6 +8,10 @@ dvclient.py stream URL FILE SECONDS OUT  import FILE again and again for at leas
                                        every acknowledged (job succeeded) dataset id to OUT; failures while the
                                        service restarts are not acknowledged and are retried
 dvclient.py check URL OUT SAMPLES      every dataset id in OUT is there, ready, with SAMPLES samples
+dvclient.py edit URL DATASET OUT       move the first ground-truth box of DATASET's first sample by one pixel
+                                       (PATCH with its version); write the acknowledged box to OUT as JSON
+dvclient.py check-edit URL OUT         the box in OUT is stored as acknowledged (bbox, version), and the
+                                       dataset's history holds that edit
 """
 
 from __future__ import annotations
@@ -123,6 +127,43 @@ def check(url: str, out: str, samples: int) -> None:
         raise SystemExit(1)
 
 
+def first_box(url: str, dataset: int) -> tuple[int, dict]:
+    status, page = call("GET", f"{url}/api/datasets/{dataset}/samples?limit=1")
+    if status != 200 or not page["items"]:
+        raise SystemExit(f"GET samples of dataset {dataset} answered {status}: {page}")
+    sample = page["items"][0]["id"]
+    status, detail = call("GET", f"{url}/api/samples/{sample}")
+    if status != 200:
+        raise SystemExit(f"GET /api/samples/{sample} answered {status}: {detail}")
+    return sample, next(a for a in detail["annotations"] if a["source"] == "ground_truth")
+
+
+def edit(url: str, dataset: int, out: str) -> None:
+    _, box = first_box(url, dataset)
+    x, y, w, h = box["bbox"]
+    status, reply = call(
+        "PATCH", f"{url}/api/annotations/{box['id']}", {"version": box["version"], "bbox": [x + 1, y + 1, w, h]}
+    )
+    if status != 200:
+        raise SystemExit(f"PATCH /api/annotations/{box['id']} answered {status}: {reply}")
+    acknowledged = {"dataset": dataset, "history_id": reply["history_id"], **reply["annotation"]}
+    Path(out).write_text(json.dumps(acknowledged))
+    print(json.dumps(acknowledged))
+
+
+def check_edit(url: str, out: str) -> None:
+    wanted = json.loads(Path(out).read_text())
+    _, box = first_box(url, wanted["dataset"])
+    status, history = call("GET", f"{url}/api/datasets/{wanted['dataset']}/history?limit=50")
+    ids = [entry["id"] for entry in history.get("items", [])] if status == 200 else []
+    found = {"bbox": box["bbox"], "version": box["version"], "history_has_edit": wanted["history_id"] in ids}
+    print(json.dumps({"acknowledged": {k: wanted[k] for k in ("bbox", "version")}, "stored": found}))
+    if [box["id"], box["bbox"], box["version"]] != [wanted["id"], wanted["bbox"], wanted["version"]] or not found[
+        "history_has_edit"
+    ]:
+        raise SystemExit(1)
+
+
 def main(argv: list[str]) -> None:
     command, args = argv[0], argv[1:]
     if command == "seed":
@@ -135,6 +176,10 @@ def main(argv: list[str]) -> None:
         stream(args[0], args[1], float(args[2]), args[3])
     elif command == "check":
         check(args[0], args[1], int(args[2]))
+    elif command == "edit":
+        edit(args[0], int(args[1]), args[2])
+    elif command == "check-edit":
+        check_edit(args[0], args[1])
     else:
         raise SystemExit(__doc__)
 
