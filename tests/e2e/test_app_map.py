@@ -110,6 +110,8 @@ def test_a_lasso_selects_exactly_the_points_inside_and_the_grid_facets_and_tags_
     selection = page.get_by_test_id("map-selection")
     selection.wait_for()
     assert selection.get_attribute("data-count") == str(len(expected))
+    # the crumbs name the dataset once its reply is in: the screenshot waits for it (it showed a placeholder)
+    page.get_by_test_id("dataset-name").filter(has_text="photos").wait_for()
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
     if os.environ.get("DATAVISOR_UPDATE_SCREENSHOT") == "1":
