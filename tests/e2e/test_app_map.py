@@ -238,3 +238,33 @@ def test_query_by_image_finds_the_original_first(page, map_server, tmp_path) -> 
     page.wait_for_url(re.compile(rf"/similar\?sample={original['id']}$"))
     page.locator("[data-testid=similar-hits] li").first.wait_for()
     assert page.locator(f"[data-testid=similar-hits] li[data-sample-id='{original['id']}']").count() == 0
+
+
+def test_the_sample_view_strips_its_look_alikes_and_finds_more(page, map_server) -> None:
+    page.set_default_timeout(TIMEOUT)
+    d = map_server.dataset_id
+    with map_server.client() as client:
+        first = client.get(f"/datasets/{d}/samples", params={"limit": 1}).json()["items"][0]
+        hits = client.get(f"/samples/{first['id']}/similar", params={"k": 12}).json()
+    assert hits and first["id"] not in [h["sample_id"] for h in hits]
+    page.goto(f"{map_server.url}/datasets/{d}?open=0")
+    strip = page.get_by_test_id("similar")
+    page.wait_for_function(
+        "n => document.querySelectorAll('[data-testid=similar] .similar-item img').length === n", arg=len(hits)
+    )
+    shown = [
+        int(re.search(r"/images/(\d+)", src).group(1))
+        for src in strip.locator(".similar-item img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src'))")
+    ]
+    assert shown == [h["sample_id"] for h in hits]  # the API's look-alikes, best first
+    # a look-alike opens in the sample view
+    strip.locator(".similar-item").first.click()
+    page.wait_for_url(re.compile(rf"[?&]sample={hits[0]['sample_id']}(&|$)"))
+    with map_server.client() as client:
+        name = client.get(f"/samples/{hits[0]['sample_id']}").json()["file_name"]
+    page.get_by_test_id("sample-file").filter(has_text=name).wait_for()
+    # "more…": the look-alikes page of the sample shown
+    page.get_by_test_id("find-similar").click()
+    page.wait_for_url(re.compile(rf"/datasets/{d}/similar\?sample={hits[0]['sample_id']}$"))
+    page.locator("[data-testid=similar-hits] li").first.wait_for()
+    assert page.locator(f"[data-testid=similar-hits] li[data-sample-id='{hits[0]['sample_id']}']").count() == 0
