@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.app_build import ensure_built
-from tests.e2e.app_photos import make_photos
+from tests.e2e.app_photos import make_many, make_photos
 from tests.support.browser import TIMEOUT
 from tests.support.datasets import import_dataset, wait_job
 from tests.support.server import Server
@@ -268,3 +268,55 @@ def test_the_sample_view_strips_its_look_alikes_and_finds_more(page, map_server)
     page.wait_for_url(re.compile(rf"/datasets/{d}/similar\?sample={hits[0]['sample_id']}$"))
     page.locator("[data-testid=similar-hits] li").first.wait_for()
     assert page.locator(f"[data-testid=similar-hits] li[data-sample-id='{hits[0]['sample_id']}']").count() == 0
+
+
+def test_the_map_starts_and_cancels_the_embedding_run_then_computes_t_sne(page, map_server) -> None:
+    """The job controls of the map: start with live progress, cancel (finished vectors kept), continue, t-SNE."""
+    page.set_default_timeout(TIMEOUT)
+    n = 400
+    root = map_server.state_dir / "datasets" / "crops"
+    with map_server.client() as client:
+        job = import_dataset(client, "crops", make_many(root, n), "coco")
+        assert job["state"] == "succeeded", job
+    d = job["dataset_id"]
+    page.goto(f"{map_server.url}/datasets/{d}/map")
+    with page.expect_response(
+        lambda r: r.url.endswith(f"/api/datasets/{d}/embeddings") and r.request.method == "POST"
+    ) as started:
+        page.get_by_test_id("map-embed").filter(has_text="Compute embeddings").click()
+    job_id = started.value.json()["job_id"]
+    running = page.locator("[data-testid=map-job][data-state=running]")
+    running.wait_for()
+    # the bar moves: some vectors are done, not all
+    page.wait_for_function(
+        "() => { const b = document.querySelector('[data-testid=map-job] progress');"
+        " return b && b.hasAttribute('value') && b.value > 0 && b.value < 1; }",
+        timeout=TIMEOUT,
+    )
+    page.get_by_test_id("map-cancel").click()
+    running.wait_for(state="detached")
+    with map_server.client() as client:
+        status = client.get(f"/datasets/{d}/embeddings").json()
+        assert client.get(f"/jobs/{job_id}").json()["state"] == "cancelled"
+    assert status["jobs"] == [], status
+    assert sum(m["vectors"] for m in status["models"]) < n, status  # stopped before the end
+
+    # "Embed new samples" continues; the map then shows every sample
+    page.get_by_test_id("map-embed").click()
+    canvas = page.get_by_test_id("map-canvas")
+    page.wait_for_function(
+        "n => document.querySelector('[data-testid=map-canvas]')?.dataset.points === String(n)", arg=n, timeout=300_000
+    )
+
+    # t-SNE as a job from the map, then drawn
+    page.get_by_test_id("map-method").select_option("tsne")
+    page.get_by_test_id("map-tsne").click()
+    page.locator("[data-testid=map-job]").wait_for()
+    page.locator("[data-testid=map-job]").wait_for(state="detached", timeout=300_000)
+    page.wait_for_function(
+        "n => document.querySelector('[data-testid=map-canvas]')?.dataset.points === String(n)", arg=n, timeout=TIMEOUT
+    )
+    with map_server.client() as client:
+        tsne = client.get(f"/datasets/{d}/projection", params={"method": "tsne"}).json()
+    assert tsne["method"] == "tsne" and len(tsne["ids"]) == n
+    assert canvas.get_attribute("data-points") == str(n)
