@@ -15,7 +15,8 @@ or through `docker exec`. Checks, in order:
    reports healthy;
 4. writes through the API (two COCO imports, a tag edit) sit in the WAL; `docker stop -t N` ends the
    container with status 0 well inside N, its log shows the checkpoint, no .wal is left on the volume;
-5. a new container on the same volume sees exactly the same data (and replays no WAL).
+5. a new container on the same volume sees exactly the same data (and replays no WAL);
+6. the browser app is in the image: `/` and a deep link answer its HTML with the CSP, its script loads.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -75,6 +77,40 @@ def http(method: str, url: str, body: object | None = None, timeout: float = 10.
             return response.status, json.loads(raw) if raw else None
     except urllib.error.HTTPError as error:
         return error.code, error.read().decode(errors="replace")
+
+
+def fetch(url: str, timeout: float = 10.0) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers (lower-case names) and body of a GET, whatever the status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+APP_SCRIPT = re.compile(r'<script type="module"[^>]* src="(/assets/[^"]+[.]js)"')
+
+
+def check_app(url: str) -> str:
+    """The browser app the image carries (app/webui, built by `make ui` before the image): hosts need no Node."""
+    page = ""
+    for path in ("/", "/datasets/1"):
+        status, headers, body = fetch(url + path)
+        page = body.decode(errors="replace")
+        check(
+            status == 200 and headers.get("content-type", "").startswith("text/html"),
+            f"GET {path} -> {status} {headers.get('content-type')}: {page[:200]} (is app/webui in the image?)",
+        )
+        check('<div id="root"></div>' in page, f"GET {path} is not the app's page: {page[:300]}")
+        csp = headers.get("content-security-policy", "")
+        check("default-src 'self'" in csp and "unsafe-inline" not in csp, f"GET {path}: CSP {csp!r}")
+    scripts = APP_SCRIPT.findall(page)
+    check(len(scripts) == 1, f"the app's page names {len(scripts)} module scripts: {page[:400]}")
+    status, headers, script = fetch(url + scripts[0])
+    check(status == 200 and "javascript" in headers.get("content-type", ""), f"GET {scripts[0]} -> {status} {headers}")
+    cache = headers.get("cache-control", "")
+    check("immutable" in cache, f"{scripts[0]}: cache-control {cache!r}")
+    return f"the app: / and /datasets/1 answer its page with the CSP; {scripts[0]} loads ({len(script) // 1024} KB)"
 
 
 def write_coco(path: Path, images: int, boxes: int, seed: int) -> None:
@@ -280,6 +316,7 @@ def main() -> int:
             f"/health answers on {first.url} and via docker exec; Docker HEALTHCHECK healthy; "
             f"ready after {figures['startup to ready']}, as {ready_version} (the image's label)"
         )
+        say(check_app(first.url))
 
         # 4. writes, then docker stop
         first_id = first.import_coco("first", "/datasets/first.json")
