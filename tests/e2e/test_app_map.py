@@ -235,9 +235,14 @@ def test_query_by_image_finds_the_original_first(page, map_server, tmp_path) -> 
     page.goto(f"{map_server.url}/datasets/{d}")
     page.locator(f".cell[data-sample-id='{original['id']}'] .check").click()
     page.get_by_test_id("grid-find-similar").click()
-    page.wait_for_url(re.compile(rf"/similar\?sample={original['id']}$"))
+    expect_look_alikes_of(page, d, original["id"])
+
+
+def expect_look_alikes_of(page, dataset_id: int, sample_id: int) -> None:
+    """The look-alikes page of one sample opened: its hits are listed, the sample itself is not among them."""
+    page.wait_for_url(re.compile(rf"/datasets/{dataset_id}/similar\?sample={sample_id}$"))
     page.locator("[data-testid=similar-hits] li").first.wait_for()
-    assert page.locator(f"[data-testid=similar-hits] li[data-sample-id='{original['id']}']").count() == 0
+    assert page.locator(f"[data-testid=similar-hits] li[data-sample-id='{sample_id}']").count() == 0
 
 
 def test_the_sample_view_strips_its_look_alikes_and_finds_more(page, map_server) -> None:
@@ -265,9 +270,7 @@ def test_the_sample_view_strips_its_look_alikes_and_finds_more(page, map_server)
     page.get_by_test_id("sample-file").filter(has_text=name).wait_for()
     # "more…": the look-alikes page of the sample shown
     page.get_by_test_id("find-similar").click()
-    page.wait_for_url(re.compile(rf"/datasets/{d}/similar\?sample={hits[0]['sample_id']}$"))
-    page.locator("[data-testid=similar-hits] li").first.wait_for()
-    assert page.locator(f"[data-testid=similar-hits] li[data-sample-id='{hits[0]['sample_id']}']").count() == 0
+    expect_look_alikes_of(page, d, hits[0]["sample_id"])
 
 
 def test_the_map_starts_and_cancels_the_embedding_run_then_computes_t_sne(page, map_server) -> None:
